@@ -1,0 +1,75 @@
+// Loads the native addon on first use, so commands that never touch a tensor
+// (`spottune --help`) do not pay libtorch's ~0.45 s load time.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque tensor handle owned by the addon. */
+export type Handle = { readonly __handle: unique symbol };
+
+export interface AllocatorStats {
+  bytesInUse: number;
+  cachedBytes: number;
+  peakLargeBytes: number;
+}
+
+export interface Native {
+  fromBuffer(bytes: ArrayBufferView, shape: number[], dtype: number): Handle;
+  toBuffer(h: Handle): ArrayBuffer;
+  item(h: Handle): number | boolean;
+  shape(h: Handle): number[];
+  strides(h: Handle): number[];
+  storageOffset(h: Handle): number;
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  isContiguous(h: Handle): boolean;
+  storageId(h: Handle): number;
+  sameTensor(a: Handle, b: Handle): boolean;
+  dispose(h: Handle): void;
+  isDisposed(h: Handle): boolean;
+  requiresGrad(h: Handle): boolean;
+  setRequiresGrad(h: Handle, on: boolean): void;
+  grad(h: Handle): Handle | undefined;
+  setGrad(h: Handle, g: Handle | undefined): void;
+  isLeaf(h: Handle): boolean;
+  backward(h: Handle, gradient: Handle | undefined, retainGraph: boolean | undefined): void;
+  setGradEnabled(on: boolean): void;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number | bigint): void;
+  getRngState(): Handle;
+  setRngState(h: Handle): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  liveTensors(): number;
+  cudaDeviceCount(): number;
+  version(): string;
+  allocatorStats(): AllocatorStats;
+  emptyCache(): void;
+  lookupOp(name: string, overload: string): [number, string];
+  callOp(handle: number, args: unknown[]): unknown;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+// src/torch and dist/torch are both two levels below the package root.
+export const addonPath = join(here, '..', '..', 'native', 'build', 'Release', 'spottune_native.node');
+
+let loaded: Native | undefined;
+
+export function native(): Native {
+  if (loaded) return loaded;
+  if (!existsSync(addonPath)) {
+    throw new Error(`spottune's native addon is not built (looked for ${addonPath}). Build it with: npm run build:native  (needs: apt-get install libtorch-dev)`);
+  }
+  try {
+    loaded = createRequire(import.meta.url)(addonPath) as Native;
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(`cannot load spottune's native addon ${addonPath}: ${msg}\n` +
+      `If libtorch is missing or moved: apt-get install libtorch-dev (or set LIBTORCH and rebuild: npm run build:native)`);
+  }
+  const threads = Number(process.env.SPOTTUNE_THREADS ?? availableParallelism());
+  loaded.setNumThreads(Number.isInteger(threads) && threads > 0 ? threads : availableParallelism());
+  return loaded;
+}
