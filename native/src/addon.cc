@@ -15,11 +15,19 @@ namespace st {
 namespace {
 
 std::atomic<int64_t> liveHandles{0};
-const napi_type_tag kBoxTag = {0x73706f7474756e65ULL, 0x74656e736f72ULL};
 
+Box* boxOf(const Napi::Value& v) {
+  if (!v.IsExternal()) return nullptr;
+  Box* b = v.As<Napi::External<Box>>().Data();
+  return b && b->magic == kBoxMagic ? b : nullptr;
+}
+
+// Only large storages are reported to V8: enough to make the GC feel the pressure
+// of forgotten tensors, without a V8 call for every small one.
 int64_t reportedBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage() || t.device().type() != at::kCPU) return 0;
-  return int64_t(t.storage().nbytes());
+  int64_t n = int64_t(t.storage().nbytes());
+  return n >= (1 << 16) ? n : 0;
 }
 
 void release(Napi::Env env, Box* b) {
@@ -108,16 +116,13 @@ FN(sameTensor) { ENV; return Napi::Boolean::New(env, T(0).is_same(T(1))); }
 
 FN(dispose) {
   ENV;
-  if (info[0].IsExternal()) {
-    bool ok = false;
-    napi_check_object_type_tag(env, info[0], &kBoxTag, &ok);
-    if (ok) release(env, info[0].As<Napi::External<Box>>().Data());
-  }
+  if (Box* b = boxOf(info[0])) release(env, b);
   return env.Undefined();
 }
 FN(isDisposed) {
   ENV;
-  return Napi::Boolean::New(env, !info[0].As<Napi::External<Box>>().Data()->t.defined());
+  Box* b = boxOf(info[0]);
+  return Napi::Boolean::New(env, !b || !b->t.defined());
 }
 
 // ---- autograd ----
@@ -214,35 +219,29 @@ FN(version) { ENV; return Napi::String::New(env, TORCH_VERSION); }
 
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Undefined();
-  Box* b = new Box{std::move(t), 0};
+  Box* b = new Box();
+  b->t = std::move(t);
   b->reported = reportedBytes(b->t);
   ++liveHandles;
   auto ext = Napi::External<Box>::New(env, b, [](Napi::Env env, Box* b) {
     release(env, b);
+    b->magic = 0;
     delete b;
   });
-  napi_type_tag_object(env, ext, &kBoxTag);
   if (b->reported) Napi::MemoryManagement::AdjustExternalMemory(env, b->reported);
   return ext;
 }
 
-namespace {
-Box* boxOf(Napi::Env env, const Napi::Value& v) {
-  bool ok = false;
-  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kBoxTag, &ok);
-  return ok ? v.As<Napi::External<Box>>().Data() : nullptr;
-}
-}  // namespace
 
 at::Tensor& unwrap(Napi::Env env, const Napi::Value& v, const char* what) {
-  Box* b = boxOf(env, v);
+  Box* b = boxOf(v);
   if (!b) throw Napi::TypeError::New(env, std::string(what) + ": expected a Tensor");
   if (!b->t.defined()) throw Napi::Error::New(env, std::string(what) + ": the tensor was disposed");
   return b->t;
 }
 
 at::Tensor& unwrap(Napi::Env env, const Napi::Value& v, const std::string& op, const std::string& arg) {
-  Box* b = boxOf(env, v);
+  Box* b = boxOf(v);
   if (!b) throw Napi::TypeError::New(env, op + ": argument '" + arg + "' expected a Tensor");
   if (!b->t.defined()) throw Napi::Error::New(env, op + ": argument '" + arg + "' is a disposed tensor");
   return b->t;

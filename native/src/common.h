@@ -7,7 +7,11 @@ namespace st {
 
 // A JS tensor handle is an External holding a Box. dispose() drops the reference early;
 // the External's finalizer is only the GC backstop.
+// A magic number (not N-API type tags, which cost a property write per tensor)
+// tells our Externals from any other.
+constexpr uint64_t kBoxMagic = 0x7370747465736e72ULL;
 struct Box {
+  uint64_t magic = kBoxMagic;
   at::Tensor t;
   int64_t reported = 0;  // bytes reported to V8 as external memory
 };

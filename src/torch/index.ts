@@ -6,3 +6,4 @@ export { tidy, keep, dispose, memory, emptyCache, type MemoryInfo } from './scop
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { manualSeed, getRngState, setRngState } from './random.js';
 export { setNumThreads, getNumThreads, cudaDeviceCount, cudaIsAvailable, libtorchVersion } from './runtime.js';
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';

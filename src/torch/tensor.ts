@@ -6,6 +6,9 @@ import * as F from './ops.js';
 
 type Scalar = number | boolean;
 type TensorOrScalar = Tensor | Scalar;
+/** Sizes given like PyTorch: x.view(2, 3) or x.view([2, 3]). */
+type Dims = number[] | [readonly number[]];
+const dimsOf = (d: Dims): readonly number[] => (Array.isArray(d[0]) ? (d[0] as readonly number[]) : (d as number[]));
 
 export class Tensor {
   /** The tidy() scope that will dispose this tensor, if any. */
@@ -122,16 +125,16 @@ export class Tensor {
   contiguous(format?: number): Tensor { return F.contiguous(this, format); }
 
   // ---------- views ----------
-  view(...shape: number[]): Tensor { return F.view(this, shape); }
-  reshape(...shape: number[]): Tensor { return F.reshape(this, shape); }
+  view(...shape: Dims): Tensor { return F.view(this, dimsOf(shape)); }
+  reshape(...shape: Dims): Tensor { return F.reshape(this, dimsOf(shape)); }
   flatten(startDim = 0, endDim = -1): Tensor { return F.flatten(this, startDim, endDim); }
-  permute(...dims: number[]): Tensor { return F.permute(this, dims); }
+  permute(...dims: Dims): Tensor { return F.permute(this, dimsOf(dims)); }
   transpose(d0: number, d1: number): Tensor { return F.transpose(this, d0, d1); }
   /** Transpose of a 2-D tensor. */
   get T(): Tensor { return F.transpose(this, 0, 1); }
   squeeze(dim?: number): Tensor { return F.squeeze(this, dim); }
   unsqueeze(dim: number): Tensor { return F.unsqueeze(this, dim); }
-  expand(...shape: number[]): Tensor { return F.expand(this, shape); }
+  expand(...shape: Dims): Tensor { return F.expand(this, dimsOf(shape)); }
   narrow(dim: number, start: number, length: number): Tensor { return F.narrow(this, dim, start, length); }
   select(dim: number, index: number): Tensor { return F.select(this, dim, index); }
   slice(dim: number, start?: number, end?: number, step = 1): Tensor { return F.slice(this, dim, start, end, step); }
@@ -139,8 +142,8 @@ export class Tensor {
   indexSelect(dim: number, idx: Tensor): Tensor { return F.indexSelect(this, dim, idx); }
   chunk(chunks: number, dim = 0): Tensor[] { return F.chunk(this, chunks, dim); }
   split(size: number | readonly number[], dim = 0): Tensor[] { return F.split(this, size, dim); }
-  repeat(...repeats: number[]): Tensor { return F.repeat(this, repeats); }
-  flip(...dims: number[]): Tensor { return F.flip(this, dims); }
+  repeat(...repeats: Dims): Tensor { return F.repeat(this, dimsOf(repeats)); }
+  flip(...dims: Dims): Tensor { return F.flip(this, dimsOf(dims)); }
 
   // ---------- elementwise ----------
   add(o: TensorOrScalar, alpha = 1): Tensor { return F.add(this, o, alpha); }
