@@ -1,0 +1,15 @@
+# The two commands of the README. Each does all set-up first (scripts/setup.sh).
+.PHONY: setup demo test bench
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	node --import tsx examples/fashion-cnn.ts
+
+test: setup
+	npm run typecheck
+	npm test
+
+bench: setup
+	npm run bench

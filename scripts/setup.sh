@@ -1,0 +1,34 @@
+#!/bin/bash
+# All set-up on a fresh Debian 12 machine, idempotent: apt packages (only when one is
+# missing), npm packages, the native addon, the TypeScript build. Run as root (or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential python3 cmake            # native build (node-gyp)
+  libtorch-dev libopenblas0-pthread        # libtorch; OpenBLAS as the system BLAS (60x faster linear layers)
+  libgloo-dev                              # c10d Gloo headers (data-parallel training)
+  python3-torch python3-torchvision        # the reference for fixtures and benchmarks
+  python3-scipy                            # .mat fixtures
+  dataset-fashion-mnist python3-sklearn    # offline data: Fashion-MNIST, UCI digits
+  fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito fonts-urw-base35
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+npm run --silent build:native
+npm run --silent build
