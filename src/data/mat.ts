@@ -325,17 +325,18 @@ class Reader {
       case 'uint64':
         return BigUint64Array.from(values as (number | bigint)[], (x) => BigInt(x));
     }
-    const ctor = {
-      double: Float64Array,
-      single: Float32Array,
-      int8: Int8Array,
-      uint8: Uint8Array,
-      int16: Int16Array,
-      uint16: Uint16Array,
-      int32: Int32Array,
-      uint32: Uint32Array,
-    }[cls];
-    return ctor.from(values as (number | bigint)[], (x) => Number(x));
+    const numbers = (values as (number | bigint)[]).map(Number);
+    const make: Record<typeof cls, (v: number[]) => MatNumericData> = {
+      double: (v) => Float64Array.from(v),
+      single: (v) => Float32Array.from(v),
+      int8: (v) => Int8Array.from(v),
+      uint8: (v) => Uint8Array.from(v),
+      int16: (v) => Int16Array.from(v),
+      uint16: (v) => Uint16Array.from(v),
+      int32: (v) => Int32Array.from(v),
+      uint32: (v) => Uint32Array.from(v),
+    };
+    return make[cls](numbers);
   }
 
   /** A char array: its characters are stored column-major as UTF-16 code units or UTF-8/32. */

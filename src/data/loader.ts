@@ -1,0 +1,177 @@
+// The loader: batches of float32 NCHW pixels and int32 labels, with seeded shuffling per epoch,
+// drop_last, and prefetch. Decoding and resampling run in sharp on libuv's threads, so the next
+// batches are prepared while the main thread computes; a bounded window of batches in flight
+// keeps memory flat. Each sample's augmentation draws from Rng(seed, epoch, index), so results
+// do not depend on which decode finishes first.
+import { availableParallelism } from 'node:os';
+import { describeSample, type Dataset } from './dataset.js';
+import { mixSeed, Rng } from './rng.js';
+import { BadImageError, type Chw, type Pipeline } from './transforms.js';
+
+export interface Batch {
+  /** Pixels, NCHW. */
+  x: Float32Array;
+  shape: [number, number, number, number];
+  y: Int32Array;
+  /** Dataset indices of the samples. */
+  index: Int32Array;
+}
+
+export interface LoaderOptions {
+  batchSize: number;
+  /** Reshuffle every epoch, from (seed, epoch). Default false. */
+  shuffle?: boolean;
+  /** Drop the last batch when it is smaller than batchSize. Default false. */
+  dropLast?: boolean;
+  /** Seeds shuffling and augmentation. Default 0. */
+  seed?: number;
+  /** Batches prepared ahead of the one being consumed. Default 2. */
+  prefetch?: number;
+  /** Samples decoded at once. Default: twice the number of cores. */
+  concurrency?: number;
+  /**
+   * Skip images that cannot be decoded (counted in `skipped`) instead of failing. A batch
+   * with skipped images is smaller; a batch whose images all failed is left out.
+   */
+  skipBad?: boolean;
+}
+
+// Tag of the shuffling stream, distinct from the per-sample streams (seed, epoch, index).
+const SHUFFLE_STREAM = -1;
+
+export class DataLoader {
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly seed: number;
+  readonly prefetch: number;
+  readonly concurrency: number;
+  readonly skipBad: boolean;
+  /** Images skipped so far (over all epochs), and why, by file. */
+  skipped = 0;
+  readonly badFiles = new Map<string, string>();
+
+  constructor(
+    readonly dataset: Dataset,
+    readonly transform: Pipeline,
+    options: LoaderOptions,
+  ) {
+    this.batchSize = options.batchSize;
+    this.shuffle = options.shuffle ?? false;
+    this.dropLast = options.dropLast ?? false;
+    this.seed = options.seed ?? 0;
+    this.prefetch = options.prefetch ?? 2;
+    this.concurrency = options.concurrency ?? 2 * availableParallelism();
+    this.skipBad = options.skipBad ?? false;
+    for (const [name, v, min] of [['batchSize', this.batchSize, 1], ['prefetch', this.prefetch, 0], ['concurrency', this.concurrency, 1]] as const) {
+      if (!Number.isInteger(v) || v < min) throw new RangeError(`DataLoader: ${name} must be an integer ≥ ${min}, got ${v}`);
+    }
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The sample order of an epoch: 0..n-1, or a permutation seeded by (seed, epoch). */
+  order(epoch: number): Int32Array {
+    const n = this.dataset.length;
+    if (this.shuffle) return new Rng(mixSeed(this.seed, SHUFFLE_STREAM, epoch)).permutation(n);
+    return Int32Array.from({ length: n }, (_, i) => i);
+  }
+
+  /** The batches of one epoch, prepared `prefetch` batches ahead. */
+  async *epoch(epoch: number): AsyncGenerator<Batch> {
+    const order = this.order(epoch);
+    const plans: Int32Array[] = [];
+    for (let b = 0; b < this.length; b++) plans.push(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
+
+    const slots = new Semaphore(this.concurrency);
+    const window: Promise<Batch | null>[] = [];
+    let next = 0;
+    const fill = (inFlight: number): void => {
+      while (next < plans.length && window.length < inFlight) {
+        const p = this.load(plans[next++], epoch, slots);
+        p.catch(() => {}); // Awaited in order below; this only keeps an early failure from being "unhandled".
+        window.push(p);
+      }
+    };
+    for (;;) {
+      fill(Math.max(1, this.prefetch));
+      const pending = window.shift();
+      if (pending === undefined) return;
+      const batch = await pending;
+      // These `prefetch` batches are prepared while the consumer works on this one.
+      fill(this.prefetch);
+      if (batch !== null) yield batch;
+    }
+  }
+
+  private async load(indices: Int32Array, epoch: number, slots: Semaphore): Promise<Batch | null> {
+    const results = await Promise.all(
+      Array.from(indices, async (index) => {
+        await slots.acquire();
+        try {
+          return await this.transform(this.dataset.get(index), new Rng(mixSeed(this.seed, epoch, index)));
+        } catch (e) {
+          if (this.skipBad && e instanceof BadImageError) {
+            this.skipped++;
+            this.badFiles.set(e.file, e.message);
+            return null;
+          }
+          if (e instanceof BadImageError) throw e;
+          throw new Error(`sample ${index} (${describeSample(this.dataset.get(index), index)}): ${(e as Error).message}`, { cause: e });
+        } finally {
+          slots.release();
+        }
+      }),
+    );
+    const kept: { index: number; chw: Chw }[] = [];
+    results.forEach((chw, k) => {
+      if (chw !== null) kept.push({ index: indices[k], chw });
+    });
+    if (kept.length === 0) return null;
+
+    const { channels, height, width } = kept[0].chw;
+    const size = channels * height * width;
+    const x = new Float32Array(kept.length * size);
+    kept.forEach(({ index, chw }, k) => {
+      if (chw.channels !== channels || chw.height !== height || chw.width !== width) {
+        const name = describeSample(this.dataset.get(index), index);
+        throw new Error(
+          `sample ${index} (${name}) is ${chw.channels}×${chw.height}×${chw.width}, but the batch is ${channels}×${height}×${width}: ` +
+            'add a resize/crop to the transform so every sample has the same size',
+        );
+      }
+      x.set(chw.data, k * size);
+    });
+    return {
+      x,
+      shape: [kept.length, channels, height, width],
+      y: Int32Array.from(kept, ({ index }) => this.dataset.labels[index]),
+      index: Int32Array.from(kept, ({ index }) => index),
+    };
+  }
+}
+
+/** Limits how many samples are decoded at once (the rest wait in FIFO order). */
+class Semaphore {
+  private waiting: (() => void)[] = [];
+
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const wake = this.waiting.shift();
+    if (wake) wake();
+    else this.free++;
+  }
+}

@@ -1,0 +1,231 @@
+// Image transforms with torchvision's semantics (sizes, rounding, random draws in the same
+// order), on 8-bit HWC images; decoding and resampling run in sharp (libvips, on libuv's
+// threads), the cheap pixel copies (crop, pad, flip) in JavaScript. The last step, toChw, is
+// ToTensor + Normalize: float32 CHW. Random steps draw from the Rng they are given, so the
+// loader's per-sample Rng(seed, epoch, index) makes every augmentation reproducible.
+import sharp from 'sharp';
+import type { Image, Sample } from './dataset.js';
+import type { Rng } from './rng.js';
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+
+/** A float32 image in CHW order, the input of a network. */
+export interface Chw {
+  readonly data: Float32Array;
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+}
+
+export type ImageTransform = (img: Image, rng: Rng) => Image | Promise<Image>;
+
+/** Decoding, then image transforms, then ToTensor + Normalize: what the loader runs per sample. */
+export type Pipeline = (sample: Sample, rng: Rng) => Promise<Chw>;
+
+/** Thrown when an image file cannot be decoded; the loader's skipBad skips exactly these. */
+export class BadImageError extends Error {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`cannot decode image ${file}: ${reason}`);
+    this.name = 'BadImageError';
+  }
+}
+
+/** Decodes a file (JPEG, PNG, WebP, …) or takes in-memory pixels, as `channels` channels. */
+export async function decode(sample: Sample, channels: 1 | 3): Promise<Image> {
+  if (sample.kind === 'image') return convertChannels(sample.image, channels);
+  try {
+    // Alpha is dropped (like PIL's convert('RGB')); EXIF orientation is ignored, as in PIL.
+    const { data, info } = await sharp(sample.path)
+      .removeAlpha()
+      .toColourspace(channels === 3 ? 'srgb' : 'b-w')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels) throw new Error(`decoded to ${info.channels} channels, expected ${channels}`);
+    return { data, width: info.width, height: info.height, channels };
+  } catch (e) {
+    throw new BadImageError(sample.path, (e as Error).message);
+  }
+}
+
+/** Grey → RGB by replication; RGB → grey with ITU-R 601 luma, like PIL's convert('L'). */
+export function convertChannels(img: Image, channels: 1 | 3): Image {
+  if (img.channels === channels) return img;
+  const n = img.width * img.height;
+  const out = new Uint8Array(n * channels);
+  if (channels === 3) {
+    for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = img.data[i];
+  } else {
+    const d = img.data;
+    for (let i = 0; i < n; i++) out[i] = Math.round((d[3 * i] * 299 + d[3 * i + 1] * 587 + d[3 * i + 2] * 114) / 1000);
+  }
+  return { data: out, width: img.width, height: img.height, channels };
+}
+
+type Size = number | [height: number, width: number];
+
+function pair(size: Size): [number, number] {
+  return typeof size === 'number' ? [size, size] : size;
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Copies a window of an image; parts outside the image are filled with `fill`. */
+export function crop(img: Image, top: number, left: number, height: number, width: number, fill = 0): Image {
+  const c = img.channels;
+  const out = new Uint8Array(height * width * c).fill(fill);
+  const x0 = Math.max(0, left);
+  const x1 = Math.min(img.width, left + width);
+  for (let y = Math.max(0, top); y < Math.min(img.height, top + height); y++) {
+    if (x1 <= x0) break;
+    const src = (y * img.width + x0) * c;
+    out.set(img.data.subarray(src, src + (x1 - x0) * c), ((y - top) * width + (x0 - left)) * c);
+  }
+  return { data: out, width, height, channels: img.channels };
+}
+
+/** Resamples a window of an image to width × height with sharp (bilinear, antialiased). */
+async function resizedCrop(img: Image, top: number, left: number, h: number, w: number, height: number, width: number): Promise<Image> {
+  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  if (top !== 0 || left !== 0 || h !== img.height || w !== img.width) s = s.extract({ left, top, width: w, height: h });
+  const { data, info } = await s.resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== img.channels) throw new Error(`resize: sharp returned ${info.channels} channels for a ${img.channels}-channel image`);
+  return { data, width, height, channels: img.channels };
+}
+
+/** Resize: a number resizes the shorter side to it (keeping the aspect ratio); [h, w] is exact. */
+export function resize(size: Size): ImageTransform {
+  return (img) => {
+    let [height, width] = pair(size);
+    if (typeof size === 'number') {
+      const portrait = img.width <= img.height;
+      const [short, long] = portrait ? [img.width, img.height] : [img.height, img.width];
+      if (short === size) return img;
+      const newLong = Math.floor((size * long) / short);
+      [width, height] = portrait ? [size, newLong] : [newLong, size];
+    }
+    return resizedCrop(img, 0, 0, img.height, img.width, height, width);
+  };
+}
+
+/** CenterCrop; an image smaller than the crop is padded with zeros first, as in torchvision. */
+export function centerCrop(size: Size): ImageTransform {
+  const [th, tw] = pair(size);
+  const offset = (full: number, target: number): number =>
+    target > full ? -Math.floor((target - full) / 2) : roundHalfEven((full - target) / 2);
+  return (img) => crop(img, offset(img.height, th), offset(img.width, tw), th, tw);
+}
+
+/** RandomCrop after zero-padding each border by `padding` pixels (CIFAR-style augmentation). */
+export function randomCrop(size: Size, options: { padding?: number } = {}): ImageTransform {
+  const [th, tw] = pair(size);
+  const padding = options.padding ?? 0;
+  return (img, rng) => {
+    const h = img.height + 2 * padding;
+    const w = img.width + 2 * padding;
+    if (h < th || w < tw) throw new Error(`randomCrop: crop ${th}×${tw} is larger than the padded image ${h}×${w}`);
+    if (h === th && w === tw) return crop(img, -padding, -padding, th, tw);
+    const i = rng.int(0, h - th + 1);
+    const j = rng.int(0, w - tw + 1);
+    return crop(img, i - padding, j - padding, th, tw);
+  };
+}
+
+/**
+ * RandomResizedCrop: a crop of random area (scale) and aspect ratio (log-uniform), resized to
+ * `size`; after 10 failed attempts, a center crop clamped to the ratio range (torchvision).
+ */
+export function randomResizedCrop(
+  size: Size,
+  options: { scale?: [number, number]; ratio?: [number, number] } = {},
+): ImageTransform {
+  const [outH, outW] = pair(size);
+  const [sMin, sMax] = options.scale ?? [0.08, 1.0];
+  const [rMin, rMax] = options.ratio ?? [3 / 4, 4 / 3];
+  return (img, rng) => {
+    const { width, height } = img;
+    const area = width * height;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const targetArea = area * rng.uniform(sMin, sMax);
+      const aspect = Math.exp(rng.uniform(Math.log(rMin), Math.log(rMax)));
+      const w = roundHalfEven(Math.sqrt(targetArea * aspect));
+      const h = roundHalfEven(Math.sqrt(targetArea / aspect));
+      if (w > 0 && w <= width && h > 0 && h <= height) {
+        const i = rng.int(0, height - h + 1);
+        const j = rng.int(0, width - w + 1);
+        return resizedCrop(img, i, j, h, w, outH, outW);
+      }
+    }
+    const inRatio = width / height;
+    let w = width;
+    let h = height;
+    if (inRatio < rMin) h = roundHalfEven(w / rMin);
+    else if (inRatio > rMax) w = roundHalfEven(h * rMax);
+    return resizedCrop(img, Math.floor((height - h) / 2), Math.floor((width - w) / 2), h, w, outH, outW);
+  };
+}
+
+/** Mirrors an image left–right. */
+export function hflip(img: Image): Image {
+  const { width, height, channels: c } = img;
+  const out = new Uint8Array(img.data.length);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      const src = (row + x) * c;
+      const dst = (row + width - 1 - x) * c;
+      for (let k = 0; k < c; k++) out[dst + k] = img.data[src + k];
+    }
+  }
+  return { ...img, data: out };
+}
+
+/** RandomHorizontalFlip: mirrors with probability p. */
+export function randomHorizontalFlip(p = 0.5): ImageTransform {
+  return (img, rng) => (rng.float() < p ? hflip(img) : img);
+}
+
+/** ToTensor + Normalize: (pixel / 255 − mean[c]) / std[c], in CHW order. */
+export function toChw(img: Image, mean: number[], std: number[]): Chw {
+  const { width, height, channels: c } = img;
+  for (const [name, v] of [['mean', mean], ['std', std]] as const) {
+    if (v.length !== c && v.length !== 1) throw new Error(`toChw: ${name} has ${v.length} values for a ${c}-channel image`);
+  }
+  const plane = width * height;
+  const out = new Float32Array(plane * c);
+  for (let k = 0; k < c; k++) {
+    const m = mean.length === 1 ? mean[0] : mean[k];
+    const scale = 1 / (255 * (std.length === 1 ? std[0] : std[k]));
+    const shift = m / (std.length === 1 ? std[0] : std[k]);
+    const base = k * plane;
+    for (let i = 0; i < plane; i++) out[base + i] = img.data[i * c + k] * scale - shift;
+  }
+  return { data: out, channels: c, height, width };
+}
+
+export interface ComposeOptions {
+  /** Channels after decoding: 3 (RGB, the default) or 1 (grey). */
+  channels?: 1 | 3;
+  /** Image transforms, applied in order. */
+  steps?: ImageTransform[];
+  /** Normalize; default mean 0 and std 1 (plain ToTensor). */
+  mean?: number[];
+  std?: number[];
+}
+
+/** Decode → steps → ToTensor + Normalize, as one per-sample pipeline. */
+export function compose(options: ComposeOptions = {}): Pipeline {
+  const { channels = 3, steps = [], mean = [0], std = [1] } = options;
+  return async (sample, rng) => {
+    let img = await decode(sample, channels);
+    for (const step of steps) img = await step(img, rng);
+    return toChw(img, mean, std);
+  };
+}
