@@ -1,0 +1,47 @@
+// Stochastic gradient descent with momentum, in PyTorch 1.13's exact order of operations:
+//   g = grad + weight_decay·p
+//   buf = g (first step) | momentum·buf + (1 - dampening)·g
+//   g = g + momentum·buf (Nesterov) | buf
+//   p = p - lr·g
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { Optimizer, type GroupOptions, type ParamGroup, type ParamGroupInit } from './optimizer.js';
+
+export interface SGDOptions extends GroupOptions {
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+type SGDState = { momentumBuffer?: Tensor };
+
+export class SGD extends Optimizer<SGDOptions, SGDState> {
+  constructor(params: Tensor[] | ParamGroupInit<SGDOptions>[], o: Partial<SGDOptions> & { lr: number }) {
+    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...o });
+  }
+
+  override addParamGroup(init: ParamGroupInit<SGDOptions>): void {
+    super.addParamGroup(init);
+    const g = this.paramGroups[this.paramGroups.length - 1];
+    if (!(g.lr >= 0)) throw new Error(`SGD: invalid learning rate ${g.lr}`);
+    if (!(g.momentum >= 0)) throw new Error(`SGD: invalid momentum ${g.momentum}`);
+    if (!(g.weightDecay >= 0)) throw new Error(`SGD: invalid weightDecay ${g.weightDecay}`);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new Error('SGD: Nesterov momentum needs momentum > 0 and dampening 0');
+  }
+
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>): void {
+    let d = g.weightDecay !== 0 ? grad.add(p, g.weightDecay) : grad;
+    if (g.momentum !== 0) {
+      const s = this.stateOf(p);
+      let buf = s.momentumBuffer;
+      if (buf === undefined) {
+        buf = s.momentumBuffer = torch.keep(d.clone());
+      } else {
+        buf.mul_(g.momentum).add_(d, 1 - g.dampening);
+      }
+      d = g.nesterov ? d.add(buf, g.momentum) : buf;
+    }
+    p.add_(d, -g.lr);
+  }
+}
