@@ -1,6 +1,6 @@
 // The tensor API: `import * as torch from 'spottune/torch'` reads like PyTorch.
 export * from './ops.js';
-export { Tensor, tensor, type TensorInit } from './tensor.js';
+export { Tensor, tensor, fromBytes, type TensorInit } from './tensor.js';
 export { type DType, isFloating, dtypeSize } from './dtype.js';
 export { tidy, keep, dispose, memory, emptyCache, type MemoryInfo } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';

@@ -269,3 +269,8 @@ export function tensor(data: TypedArray | Nested, init: TensorInit = {}): Tensor
 function firstLeaf(x: Nested): Nested {
   return Array.isArray(x) ? firstLeaf(x[0]) : x;
 }
+
+/** A tensor from raw little-endian bytes (as files store them); the bytes are copied. */
+export function fromBytes(bytes: Uint8Array, dtype: DType, shape: readonly number[]): Tensor {
+  return new Tensor(native().fromBuffer(bytes, shape as number[], dtypeCode[dtype]));
+}

@@ -1,0 +1,30 @@
+// What SpotTune and the baselines need to know of a ResNet: a stem, an ordered list of
+// residual blocks, and a head. Every model in this folder has this shape.
+import type { Tensor } from '../torch/index.js';
+import type { Module } from '../nn/index.js';
+
+/** A residual block: forward(x) = relu(residual(x) + shortcut(x)). */
+export interface ResidualBlock extends Module {
+  forward(x: Tensor): Tensor;
+}
+
+export interface Backbone extends Module {
+  /** Everything before the first block. */
+  stem(x: Tensor): Tensor;
+  /** The residual blocks, in order (the units SpotTune decides about). */
+  readonly blocks: ResidualBlock[];
+  /** Everything after the last block: pooling and classifier, to logits. */
+  head(x: Tensor): Tensor;
+  /** Number of classes of the classifier. */
+  readonly numClasses: number;
+  /** Swaps the classifier for a new, randomly initialised one with this many classes. */
+  replaceClassifier(numClasses: number): void;
+  forward(x: Tensor): Tensor;
+}
+
+/** head(blocks(stem(x))): the plain forward pass every backbone shares. */
+export function backboneForward(net: Backbone, x: Tensor): Tensor {
+  let h = net.stem(x);
+  for (const b of net.blocks) h = b.forward(h);
+  return net.head(h);
+}
