@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import opentype from 'opentype.js';
+import opentype, { type Path } from 'opentype.js';
 import { FONT_ROOT, FontGlyphs } from '../../src/data/glyphs.js';
 import { tempDir } from './util.js';
 
@@ -18,7 +18,7 @@ const missing = [...REAL, NO_LATIN, DINGBATS].filter((f) => !existsSync(f));
 
 type Shape = [number, number][];
 
-function path(shapes: Shape[]): opentype.Path {
+function path(shapes: Shape[]): Path {
   const p = new opentype.Path();
   for (const shape of shapes) {
     shape.forEach(([x, y], k) => (k === 0 ? p.moveTo(x, y) : p.lineTo(x, y)));

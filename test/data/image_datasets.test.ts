@@ -5,17 +5,18 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { StanfordCars } from '../../src/data/cars.js';
 import { Cub200 } from '../../src/data/cub.js';
+import type { Dataset } from '../../src/data/dataset.js';
 import { Decathlon } from '../../src/data/decathlon.js';
 import { Flowers102 } from '../../src/data/flowers.js';
 import { ImageFolder } from '../../src/data/image_folder.js';
 import { ImageList } from '../../src/data/image_list.js';
 import { FIXTURES, tempDir, writeImage, writeText } from './util.js';
 
-function paths(ds: { length: number; get(i: number): { kind: string } }): string[] {
+function paths(ds: Dataset): string[] {
   return Array.from({ length: ds.length }, (_, i) => {
     const s = ds.get(i);
     assert.ok(s.kind === 'file');
-    return (s as { path: string }).path;
+    return s.path;
   });
 }
 
