@@ -8,7 +8,8 @@ export type TensorModule = Module<[Tensor], Tensor>;
 export class Sequential<M extends TensorModule = TensorModule> extends Module implements Iterable<M> {
   private readonly layers: M[] = [];
 
-  constructor(...layers: M[]) {
+  /** Give M to type at() and iteration (new Sequential<Block>(...)); it is never inferred. */
+  constructor(...layers: NoInfer<M>[]) {
     super();
     for (const m of layers) this.append(m);
   }
