@@ -216,25 +216,6 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     for (const p of this.parameters()) p.grad = undefined;
   }
 
-  /** Moves every parameter, gradient and buffer to a device ('cpu', 'cuda:0'), in place. */
-  to(device: string): this {
-    // aten::set_data swaps a tensor's storage and keeps its identity, so optimizers,
-    // typed fields and autograd leaves all see the moved tensor (PyTorch's param.data = ...).
-    const move = (t: Tensor): void => torch.tidy(() => void torch.op('set_data').call([t.handle, t.to(device).handle]));
-    torch.noGrad(() => {
-      for (const p of this.parameters()) {
-        move(p);
-        const g = p.grad;
-        if (g) {
-          move(g);
-          g.dispose();
-        }
-      }
-      for (const b of this.buffers()) move(b);
-    });
-    return this;
-  }
-
   /** Frees every parameter and buffer of this module and its descendants. */
   dispose(): void {
     for (const p of this.parameters()) p.dispose();
