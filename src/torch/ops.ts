@@ -102,6 +102,13 @@ export const indexPut_ = (x: Tensor, indices: (Tensor | null)[], values: Tensor,
   op('index_put_').call([H(x), indices.map((t) => (t ? H(t) : null)), H(values), accumulate]);
   return x;
 };
+/** Indices of the non-zero elements, [K, ndim] int64. */
+export const nonzero = (x: Tensor) => op('nonzero').t(H(x));
+/** x[idx] = src along dim (rows of x picked by idx replaced by src's rows). */
+export const indexCopy_ = (x: Tensor, dim: number, idx: Tensor, src: Tensor) => {
+  op('index_copy_').call([H(x), dim, H(idx), H(src)]);
+  return x;
+};
 export const maskedSelect = (x: Tensor, mask: Tensor) => op('masked_select').t(H(x), H(mask));
 export const chunk = (x: Tensor, chunks: number, dim = 0) => op('chunk').ts(H(x), chunks, dim);
 /** Splits into pieces of `size` (a number) or of the given sizes (an array). */

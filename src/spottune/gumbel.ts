@@ -1,0 +1,30 @@
+// Gumbel-softmax with the straight-through estimator (Jang et al. 2017), as SpotTune uses it:
+// the forward pass takes the hard one-hot sample argmax(log α + G); the backward pass takes
+// the gradient of the soft sample softmax((log α + G) / τ). Noise as in the reference code:
+// G = -log(-log(U + ε) + ε), ε = 1e-20.
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+
+const EPS = 1e-20;
+
+/** Gumbel(0, 1) noise of the given tensor's shape. */
+export function gumbelNoise(like: Tensor): Tensor {
+  return torch.randLike(like).add(EPS).log().neg().add(EPS).log().neg();
+}
+
+/**
+ * One-hot samples along the last dimension: exactly 0/1 in the forward pass, with the soft
+ * sample's gradient (y_hard − stopgrad(y_soft) + y_soft). Note that τ does not change which
+ * index is sampled; it only shapes the gradient.
+ */
+export function gumbelSoftmaxHard(logits: Tensor, tau: number): Tensor {
+  if (!(tau > 0)) throw new RangeError(`gumbel-softmax temperature must be > 0, got ${tau}`);
+  const soft = logits.add(gumbelNoise(logits)).div(tau).softmax(-1);
+  const hard = torch.oneHot(soft.argmax(-1), logits.shape[logits.ndim - 1]).to(soft.dtype);
+  return hard.sub(soft.detach()).add(soft);
+}
+
+/** Temperature at an epoch: fixed (the reference code: τ = 5) or annealed exponentially to tauMin. */
+export function temperature(epoch: number, tau: number, anneal?: { rate: number; min: number }): number {
+  return anneal ? Math.max(anneal.min, tau * Math.exp(-anneal.rate * epoch)) : tau;
+}

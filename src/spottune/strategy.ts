@@ -1,0 +1,89 @@
+// A strategy is one row of the paper's table: how to build, from the pre-trained network,
+// the model that the one training engine (src/train) trains, and how it is evaluated.
+// It is a small object, not a fork of the training loop.
+import type { Tensor } from '../torch/index.js';
+import type { Module, Parameter } from '../nn/index.js';
+import type { Backbone } from '../models/index.js';
+import type { GlobalKOptions } from './global_k.js';
+
+export interface ModelOutput {
+  logits: Tensor;
+  /** Per image and block, 1 = the fine-tuned block was used, 0 = the frozen one: [B, L]. */
+  decisions: Tensor;
+}
+
+export type ParamRole = 'net' | 'agent';
+export interface ParamGroupSpec {
+  role: ParamRole;
+  params: Parameter[];
+  /** Overrides the role's weight decay (L2-SP replaces weight decay with its own penalty). */
+  weightDecay?: number;
+}
+
+/** How a trained SpotTune decides at evaluation (the reference code samples; we default to argmax). */
+export type EvalRouting = 'argmax' | 'sample' | 'finetuned' | 'frozen';
+
+export interface StrategyOptions {
+  /** Gumbel-softmax temperature (reference: 5, fixed). */
+  tau: number;
+  /** Anneal τ as τ·exp(−rate·epoch), not below min. */
+  tauAnneal?: { rate: number; min: number };
+  globalK: GlobalKOptions;
+  /** L2-SP: α toward the pre-trained weights, β on the new head; which backbone tensors it covers. */
+  l2sp: { alpha: number; beta: number; scope: 'all' | 'weights' };
+  frozenBn: 'train' | 'eval';
+  evalRouting: EvalRouting;
+  /** Routed inference at evaluation (compute only the chosen branch). */
+  routed: boolean;
+  agentWidth: number;
+  agentInputSize?: number;
+}
+
+export const defaultStrategyOptions: StrategyOptions = {
+  tau: 5,
+  globalK: { k: 4, lambda1: 0.1, lambda2: 0.1 },
+  l2sp: { alpha: 0.01, beta: 0.01, scope: 'all' },
+  frozenBn: 'train',
+  evalRouting: 'argmax',
+  routed: true,
+  agentWidth: 1,
+};
+
+export interface StrategyContext {
+  /** A backbone of the run's architecture holding the pre-trained weights, classifier already replaced for the target. */
+  pretrained(): Backbone;
+  /** The same for the deeper architecture (finetune-deeper only). */
+  deeper(): Backbone;
+  /** A randomly initialised backbone of the run's architecture, target classifier. */
+  scratch(): Backbone;
+  numClasses: number;
+  /** Input channels of the images (for the policy network). */
+  inChannels: number;
+  seed: number;
+  options: StrategyOptions;
+}
+
+/** What the engine trains. */
+export interface TrainModel {
+  /** Everything that is saved in a checkpoint. */
+  readonly module: Module<any[], unknown>;
+  readonly numBlocks: number;
+  /** Training forward pass (the engine has called setTraining(true)). */
+  forwardTrain(x: Tensor): ModelOutput;
+  /** Evaluation forward pass, in evaluation mode, without gradients. */
+  forwardEval(x: Tensor): ModelOutput;
+  setTraining(on: boolean): void;
+  paramGroups(): ParamGroupSpec[];
+  /** Extra loss terms (Global-k, L2-SP), added to the classification loss. */
+  regularizer?(out: ModelOutput): Tensor | undefined;
+  /** Called before each epoch (temperature annealing). */
+  startEpoch?(epoch: number): void;
+  dispose(): void;
+}
+
+export interface Strategy {
+  readonly name: string;
+  /** One line for --help and reports. */
+  readonly summary: string;
+  build(ctx: StrategyContext): TrainModel;
+}
