@@ -95,7 +95,12 @@ export function crop(img: Image, top: number, left: number, height: number, widt
 async function resizedCrop(img: Image, top: number, left: number, h: number, w: number, height: number, width: number): Promise<Image> {
   let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
   if (top !== 0 || left !== 0 || h !== img.height || w !== img.width) s = s.extract({ left, top, width: w, height: h });
-  const { data, info } = await s.resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+  // Without an explicit colourspace, sharp would turn a grey image into sRGB.
+  const { data, info } = await s
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .toColourspace(img.channels === 3 ? 'srgb' : 'b-w')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   if (info.channels !== img.channels) throw new Error(`resize: sharp returned ${info.channels} channels for a ${img.channels}-channel image`);
   return { data, width, height, channels: img.channels };
 }
@@ -175,13 +180,16 @@ export function randomResizedCrop(
 /** Mirrors an image left–right. */
 export function hflip(img: Image): Image {
   const { width, height, channels: c } = img;
-  const out = new Uint8Array(img.data.length);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      const src = (row + x) * c;
-      const dst = (row + width - 1 - x) * c;
-      for (let k = 0; k < c; k++) out[dst + k] = img.data[src + k];
+  const src = img.data;
+  const out = new Uint8Array(src.length);
+  const stride = width * c;
+  for (let row = 0; row < height * stride; row += stride) {
+    for (let x = 0, back = row + stride - c; x < stride; x += c, back -= c) {
+      out[row + x] = src[back];
+      if (c === 3) {
+        out[row + x + 1] = src[back + 1];
+        out[row + x + 2] = src[back + 2];
+      }
     }
   }
   return { ...img, data: out };
@@ -199,13 +207,14 @@ export function toChw(img: Image, mean: number[], std: number[]): Chw {
     if (v.length !== c && v.length !== 1) throw new Error(`toChw: ${name} has ${v.length} values for a ${c}-channel image`);
   }
   const plane = width * height;
+  const src = img.data;
   const out = new Float32Array(plane * c);
   for (let k = 0; k < c; k++) {
-    const m = mean.length === 1 ? mean[0] : mean[k];
-    const scale = 1 / (255 * (std.length === 1 ? std[0] : std[k]));
-    const shift = m / (std.length === 1 ? std[0] : std[k]);
+    const s = std.length === 1 ? std[0] : std[k];
+    const scale = 1 / (255 * s);
+    const shift = (mean.length === 1 ? mean[0] : mean[k]) / s;
     const base = k * plane;
-    for (let i = 0; i < plane; i++) out[base + i] = img.data[i * c + k] * scale - shift;
+    for (let i = 0, j = k; i < plane; i++, j += c) out[base + i] = src[j] * scale - shift;
   }
   return { data: out, channels: c, height, width };
 }
