@@ -29,7 +29,7 @@ async function makeJpegs(dir: string): Promise<Dataset> {
   for (let k = 0; k < JPEGS; k++) {
     const path = join(dir, `${k}.jpg`);
     // Blurred noise compresses like a photo's texture (about 30 kB at quality 90).
-    await sharp({ create: { width: 500, height: 375, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+    await sharp({ create: { width: 500, height: 375, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
       .blur(1.5)
       .jpeg({ quality: 90 })
       .toFile(path);
