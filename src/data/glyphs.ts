@@ -81,8 +81,13 @@ export class FontGlyphs implements Dataset {
     if (!Number.isInteger(perLetter) || perLetter < 1) throw new RangeError(`FontGlyphs: perLetter must be a positive integer, got ${perLetter}`);
 
     const settings = { version: CACHE_VERSION, seed, perLetter, testFraction, size, letters };
+    // The key covers the font files' sizes and dates, so reinstalled fonts give a new cache.
+    const fingerprint = fontFiles.map((f) => {
+      const st = statSync(f);
+      return [f, st.size, st.mtimeMs];
+    });
     const key = createHash('sha256')
-      .update(JSON.stringify({ ...settings, fonts: fontFiles.map((f) => [f, statSync(f).size, statSync(f).mtimeMs]) }))
+      .update(JSON.stringify({ ...settings, fonts: fingerprint }))
       .digest('hex')
       .slice(0, 16);
     const cacheDir = options.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spottune');

@@ -111,9 +111,10 @@ export class DataLoader {
   private async load(indices: Int32Array, epoch: number, slots: Semaphore): Promise<Batch | null> {
     const results = await Promise.all(
       Array.from(indices, async (index) => {
+        const sample = this.dataset.get(index);
         await slots.acquire();
         try {
-          return await this.transform(this.dataset.get(index), new Rng(mixSeed(this.seed, epoch, index)));
+          return await this.transform(sample, new Rng(mixSeed(this.seed, epoch, index)));
         } catch (e) {
           if (this.skipBad && e instanceof BadImageError) {
             this.skipped++;
@@ -121,7 +122,7 @@ export class DataLoader {
             return null;
           }
           if (e instanceof BadImageError) throw e;
-          throw new Error(`sample ${index} (${describeSample(this.dataset.get(index), index)}): ${(e as Error).message}`, { cause: e });
+          throw new Error(`sample ${index} (${describeSample(sample, index)}): ${(e as Error).message}`, { cause: e });
         } finally {
           slots.release();
         }
