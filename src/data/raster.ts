@@ -1,7 +1,13 @@
 // A small scanline rasterizer for glyph outlines: curves are flattened to line segments, then
 // each pixel's coverage is the fraction of its supersamples inside the outline (non-zero
 // winding rule, as TrueType and CFF fonts use). Pure arithmetic, so it is deterministic.
-import type { PathCommand } from 'opentype.js';
+
+/** Outline commands, as opentype.js's Path.commands gives them (y down). */
+export type PathCommand =
+  | { type: 'M' | 'L'; x: number; y: number }
+  | { type: 'Q'; x1: number; y1: number; x: number; y: number }
+  | { type: 'C'; x1: number; y1: number; x2: number; y2: number; x: number; y: number }
+  | { type: 'Z' };
 
 /** Line segments, 4 numbers each: x0, y0, x1, y1. */
 export type Edges = Float64Array;

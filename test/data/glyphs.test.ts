@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import opentype, { type Path } from 'opentype.js';
 import { FONT_ROOT, FontGlyphs } from '../../src/data/glyphs.js';
+import { flatten, type PathCommand, rasterize } from '../../src/data/raster.js';
 import { tempDir } from './util.js';
 
 const REAL = [
@@ -107,5 +108,32 @@ describe('FontGlyphs', { skip: missing.length > 0 && `font files missing: ${miss
     // A cache of the wrong size is rebuilt.
     writeFileSync(a.cacheFile, bytes.subarray(0, 100));
     assert.deepEqual(new FontGlyphs({ ...options, split: 'train', cacheDir: dirA }).get(17), b.get(17));
+  });
+});
+
+describe('rasterize', () => {
+  const square = (x0: number, y0: number, x1: number, y1: number, clockwise = true): PathCommand[] => {
+    const pts = clockwise ? [[x0, y0], [x1, y0], [x1, y1], [x0, y1]] : [[x0, y0], [x0, y1], [x1, y1], [x1, y0]];
+    return [...pts.map(([x, y], k): PathCommand => ({ type: k === 0 ? 'M' : 'L', x, y })), { type: 'Z' }];
+  };
+  const rows = (img: Uint8Array, w: number): number[][] => Array.from({ length: img.length / w }, (_, r) => [...img.subarray(r * w, (r + 1) * w)]);
+
+  it('fills pixel-aligned squares exactly and half-covered pixels at half', () => {
+    assert.deepEqual(rows(rasterize(flatten(square(1, 1, 3, 2)), 4, 3), 4), [[0, 0, 0, 0], [0, 255, 255, 0], [0, 0, 0, 0]]);
+    assert.deepEqual(rows(rasterize(flatten(square(0.5, 0, 1.5, 1)), 2, 1), 2), [[128, 128]]);
+  });
+
+  it('uses the non-zero winding rule: counter-wound contours are holes', () => {
+    const hole = rasterize(flatten([...square(0, 0, 3, 3), ...square(1, 1, 2, 2, false)]), 3, 3);
+    assert.deepEqual(rows(hole, 3), [[255, 255, 255], [255, 0, 255], [255, 255, 255]]);
+    const nested = rasterize(flatten([...square(0, 0, 3, 3), ...square(1, 1, 2, 2)]), 3, 3);
+    assert.equal(nested[4], 255);
+  });
+
+  it('flattens curves inside their control hull', () => {
+    const bump: PathCommand[] = [{ type: 'M', x: 0, y: 4 }, { type: 'Q', x1: 2, y1: -4, x: 4, y: 4 }, { type: 'Z' }];
+    const img = rasterize(flatten(bump), 4, 4);
+    assert.equal(img[0], 0); // the curve peaks at y = 0, the corner stays empty
+    assert.equal(img[3 * 4 + 1], 255);
   });
 });
