@@ -8,9 +8,13 @@ import type { Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Module, Sequential, init } from '../nn/index.js';
 import { backboneForward, type Backbone, type ResidualBlock } from './backbone.js';
 
-/** Parameter-free shortcut: halve the resolution by averaging, pad channels with zeros. */
+/**
+ * Parameter-free shortcut: halve the resolution by averaging, pad channels with zeros.
+ * ceil_mode makes odd sizes (28 → 14 → 7 → 4) match the strided convolution; for the even
+ * sizes of the reference code it is AvgPool2d(2) exactly.
+ */
 function padShortcut(x: Tensor, outChannels: number): Tensor {
-  const pooled = torch.avgPool2d(x, 2);
+  const pooled = torch.avgPool2d(x, 2, 2, 0, true);
   const extra = outChannels - pooled.shape[1];
   return extra > 0 ? torch.pad(pooled, [0, 0, 0, 0, 0, extra]) : pooled;
 }

@@ -1,0 +1,348 @@
+// The one training engine every method runs on: epochs over a seeded loader, two parameter
+// groups (network and policy, each with its own learning rate, weight decay and schedule),
+// evaluation every epoch, metrics.jsonl, `last` and `best` checkpoints written atomically,
+// and exact resume. A method changes only the model it builds (see src/spottune/methods.ts).
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { SGD, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR, type Scheduler, type OptimizerStateDict } from '../optim/index.js';
+import { createBackbone, type Backbone } from '../models/index.js';
+import { getStrategy, type StrategyContext, type TrainModel } from '../spottune/index.js';
+import { DataLoader, type Batch } from '../data/index.js';
+import { readWeights } from '../io/tensors.js';
+import { writeFileAtomic } from '../io/file.js';
+import { openTask, type Task } from './task.js';
+import { validateConfig, type TrainConfig } from './config.js';
+import { loadCheckpoint, plain, saveCheckpoint } from './checkpoint.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  lrAgent?: number;
+  tau?: number;
+  trainLoss: number;
+  trainAcc: number;
+  testAcc: number;
+  testTop5: number;
+  /** Per block: fraction of training images that used the fine-tuned block. */
+  trainBlockFreq: number[];
+  /** Per block: the same on the test set (evaluation routing). */
+  blockFreq: number[];
+  imagesPerSec: number;
+  seconds: number;
+  skippedBatches: number;
+}
+
+export interface RunResult {
+  method: string;
+  data: string;
+  arch: string;
+  seed: number;
+  perClass?: number;
+  epochs: number;
+  /** Test accuracy (%) after the last epoch: the headline number (no selection on test). */
+  testAcc: number;
+  testTop5: number;
+  /** Best test accuracy over epochs and its epoch (optimistic; reported for reference). */
+  bestTestAcc: number;
+  bestEpoch: number;
+  blockFreq: number[];
+  /** [class][block] fine-tune frequency on the test set. */
+  blockFreqByClass: number[][];
+  classes: string[];
+  trainImages: number;
+  trainSeconds: number;
+  imagesPerSec: number;
+  trainableParams: number;
+}
+
+export interface BatchInfo {
+  epoch: number;
+  step: number;
+  steps: number;
+  loss: number;
+  imagesPerSec: number;
+}
+
+export interface Callbacks {
+  onBatchEnd?(info: BatchInfo): void;
+  onEpochEnd?(m: EpochMetrics): void;
+}
+
+export interface TrainOptions {
+  /** Continue from output/last.pth. */
+  resume?: boolean;
+  callbacks?: Callbacks;
+  /** Cache folder for rendered datasets. */
+  cacheDir?: string;
+}
+
+/** The model of a run and everything it was built from. */
+export interface BuiltRun {
+  task: Task;
+  model: TrainModel;
+}
+
+export function batchTensors(b: Batch): { x: Tensor; y: Tensor } {
+  return { x: torch.tensor(b.x, { shape: b.shape }), y: torch.tensor(b.y).long() };
+}
+
+/**
+ * Builds a run's task and model. With `forLoading`, pre-trained weights are not read (a
+ * checkpoint will overwrite every tensor), so a trained run opens without its source files.
+ */
+export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading?: boolean } = {}): BuiltRun {
+  validateConfig(config);
+  const task = openTask({ data: config.data, perClass: config.perClass, seed: config.seed, imageSize: config.imageSize, cacheDir: o.cacheDir });
+  const numClasses = task.classes.length;
+  const cache = new Map<string, Map<string, Tensor>>();
+  const load = (arch: string, weights: string | undefined, what: string): Backbone => {
+    if (o.forLoading) return createBackbone(arch, { numClasses, inChannels: task.channels, width: config.width });
+    if (!weights) throw new Error(`method "${config.method}" starts from pre-trained weights: give ${what}`);
+    if (!existsSync(weights)) throw new Error(`${what} ${weights}: file not found`);
+    let sd = cache.get(weights);
+    if (!sd) cache.set(weights, (sd = readWeights(weights)));
+    const fc = sd.get('fc.weight');
+    if (!fc) throw new Error(`${weights}: no fc.weight: not the state dict of a ResNet of this library or torchvision`);
+    const net = createBackbone(arch, { numClasses: fc.shape[0], inChannels: task.channels, width: config.width });
+    try {
+      net.loadStateDict(sd);
+    } catch (e) {
+      throw new Error(`${weights} does not fit --arch ${arch}${config.width ? ` --width ${config.width}` : ''} with ${task.channels} input channel(s): ${(e as Error).message}`);
+    }
+    net.replaceClassifier(numClasses);
+    return net;
+  };
+  const ctx: StrategyContext = {
+    pretrained: () => load(config.arch, config.weights, '--weights'),
+    deeper: () => load(config.deeperArch ?? '', config.deeperWeights, '--deeper-weights'),
+    scratch: () => createBackbone(config.arch, { numClasses, inChannels: task.channels, width: config.width }),
+    numClasses,
+    inChannels: task.channels,
+    seed: config.seed,
+    options: config.strategy,
+  };
+  torch.manualSeed(config.seed);
+  const model = getStrategy(config.method).build(ctx);
+  for (const sd of cache.values()) torch.dispose(sd);
+  return { task, model };
+}
+
+function makeOptimizers(config: TrainConfig, model: TrainModel): { opts: SGD[]; scheds: Scheduler[]; roles: string[] } {
+  const opts: SGD[] = [];
+  const roles: string[] = [];
+  for (const g of model.paramGroups()) {
+    if (g.params.length === 0) continue;
+    const agent = g.role === 'agent';
+    opts.push(new SGD(g.params, {
+      lr: agent ? config.lrAgent : config.lr,
+      momentum: config.momentum,
+      weightDecay: g.weightDecay ?? (agent ? config.weightDecayAgent : config.weightDecay),
+    }));
+    roles.push(g.role);
+  }
+  const scheds = opts.map((opt): Scheduler => {
+    const mainEpochs = config.epochs - config.warmupEpochs;
+    const main = config.schedule === 'cosine' ? new CosineAnnealingLR(opt, mainEpochs) : new MultiStepLR(opt, config.schedule === 'multistep' ? config.milestones.map((m) => m - config.warmupEpochs).filter((m) => m > 0) : [], config.gamma);
+    if (config.warmupEpochs === 0) return main;
+    return new SequentialLR(opt, [new LinearLR(opt, 0.1, 1, config.warmupEpochs), main], [config.warmupEpochs]);
+  });
+  return { opts, scheds, roles };
+}
+
+interface EvalResult {
+  acc: number;
+  top5: number;
+  blockFreq: number[];
+  blockFreqByClass: number[][];
+}
+
+export async function evaluate(model: TrainModel, loader: DataLoader, numClasses: number): Promise<EvalResult> {
+  model.setTraining(false);
+  const L = model.numBlocks;
+  let n = 0;
+  let correct = 0;
+  let correct5 = 0;
+  const byClass = Array.from({ length: numClasses }, () => new Float64Array(L));
+  const count = new Float64Array(numClasses);
+  for await (const batch of loader.epoch(0)) {
+    torch.tidy(() => {
+      const { x, y } = batchTensors(batch);
+      const out = model.forwardEval(x);
+      correct += out.logits.argmax(1).eq(y).sum().item();
+      const k = Math.min(5, numClasses);
+      correct5 += torch.topk(out.logits, k, 1)[1].eq(y.unsqueeze(1)).sum().item();
+      const d = out.decisions.toArray();
+      for (let i = 0; i < batch.y.length; i++) {
+        count[batch.y[i]]++;
+        for (let l = 0; l < L; l++) byClass[batch.y[i]][l] += d[i * L + l];
+      }
+      n += batch.y.length;
+    });
+  }
+  const total = new Float64Array(L);
+  for (const row of byClass) for (let l = 0; l < L; l++) total[l] += row[l];
+  return {
+    acc: (100 * correct) / n,
+    top5: (100 * correct5) / n,
+    blockFreq: Array.from(total, (v) => v / n),
+    blockFreqByClass: byClass.map((row, c) => Array.from(row, (v) => (count[c] ? v / count[c] : 0))),
+  };
+}
+
+/** Replaces a file atomically with the given text. */
+export function writeTextAtomic(path: string, text: string): void {
+  writeFileAtomic(path, (append) => append(Buffer.from(text)));
+}
+
+function writeJson(path: string, value: unknown): void {
+  writeTextAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** metrics.jsonl lines of epochs up to `lastEpoch` (a resumed run drops those after its checkpoint). */
+function metricsUpTo(path: string, lastEpoch: number): EpochMetrics[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochMetrics).filter((m) => m.epoch <= lastEpoch);
+}
+
+/** Trains a run into `output` (config.json, metrics.jsonl, last.pth, best.pth, result.json). */
+export async function train(config: TrainConfig, output: string, o: TrainOptions = {}): Promise<RunResult> {
+  mkdirSync(output, { recursive: true });
+  const lastPath = join(output, 'last.pth');
+  const bestPath = join(output, 'best.pth');
+  const metricsPath = join(output, 'metrics.jsonl');
+  if (existsSync(lastPath) && !o.resume) throw new Error(`${output} already holds a run (${lastPath}): resume it with --resume, or choose another --output`);
+  if (o.resume && existsSync(join(output, 'config.json'))) {
+    const saved = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8'));
+    if (JSON.stringify(saved) !== JSON.stringify(config)) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
+  }
+  writeJson(join(output, 'config.json'), config);
+
+  const { task, model } = buildRun(config, { cacheDir: o.cacheDir });
+  const { opts, scheds, roles } = makeOptimizers(config, model);
+  const trainLoader = new DataLoader(task.train, task.trainTransform, { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize });
+  const testLoader = new DataLoader(task.test, task.evalTransform, { batchSize: Math.max(config.batchSize, 128) });
+  const numClasses = task.classes.length;
+
+  let start = 0;
+  let best = { acc: -1, epoch: -1 };
+  let history: EpochMetrics[] = [];
+  if (o.resume && existsSync(lastPath)) {
+    const ck = loadCheckpoint(lastPath);
+    const c = plain(ck) as { epoch: number; model: Map<string, Tensor> | Record<string, Tensor>; optimizers: OptimizerStateDict[]; schedulers: unknown[]; rng: Tensor; best: { acc: number; epoch: number } };
+    const sd = ck.get('model') as Map<string, Tensor>;
+    model.module.loadStateDict(sd);
+    c.optimizers.forEach((s, i) => opts[i].loadStateDict(s));
+    c.schedulers.forEach((s, i) => scheds[i].loadStateDict(s as never));
+    torch.setRngState(c.rng);
+    start = c.epoch + 1;
+    best = c.best;
+    history = metricsUpTo(metricsPath, c.epoch);
+    torch.dispose([sd, c]);
+  }
+  writeTextAtomic(metricsPath, history.map((m) => JSON.stringify(m) + '\n').join(''));
+
+  let last: EvalResult | undefined;
+  let trainSeconds = history.reduce((s, m) => s + m.seconds, 0);
+  for (let epoch = start; epoch < config.epochs; epoch++) {
+    model.startEpoch?.(epoch);
+    model.setTraining(true);
+    const t0 = performance.now();
+    let seen = 0;
+    let lossSum = 0;
+    let correct = 0;
+    let skipped = 0;
+    let step = 0;
+    const L = model.numBlocks;
+    const freq = new Float64Array(L);
+    for await (const batch of trainLoader.epoch(epoch)) {
+      torch.tidy(() => {
+        const { x, y } = batchTensors(batch);
+        const out = model.forwardTrain(x);
+        let loss = torch.crossEntropy(out.logits, y, { labelSmoothing: config.labelSmoothing });
+        const reg = model.regularizer?.(out);
+        if (reg) loss = loss.add(reg);
+        const value = loss.item();
+        for (const opt of opts) opt.zeroGrad();
+        if (!Number.isFinite(value)) {
+          if (!config.skipNonFinite) {
+            throw new Error(`loss became ${value} at epoch ${epoch}, step ${step}: stopping (the last good checkpoint is ${existsSync(lastPath) ? lastPath : 'none yet'}); lower --lr, or pass --skip-nonfinite to skip such batches`);
+          }
+          skipped++;
+          return;
+        }
+        loss.backward();
+        for (const opt of opts) opt.step();
+        seen += batch.y.length;
+        lossSum += value * batch.y.length;
+        correct += out.logits.argmax(1).eq(y).sum().item();
+        const d = out.decisions.detach().sum(0).toArray();
+        for (let l = 0; l < L; l++) freq[l] += d[l];
+      });
+      step++;
+      o.callbacks?.onBatchEnd?.({ epoch, step, steps: trainLoader.length, loss: seen ? lossSum / seen : NaN, imagesPerSec: (seen * 1000) / (performance.now() - t0) });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    trainSeconds += seconds;
+    const lrs = opts.map((opt) => opt.paramGroups[0].lr);
+    for (const s of scheds) s.step();
+    last = await evaluate(model, testLoader, numClasses);
+    if (last.acc > best.acc) best = { acc: last.acc, epoch };
+    const m: EpochMetrics = {
+      epoch,
+      lr: lrs[roles.indexOf('net')] ?? 0,
+      ...(roles.includes('agent') ? { lrAgent: lrs[roles.indexOf('agent')], tau: (model as { tau?: number }).tau } : {}),
+      trainLoss: seen ? lossSum / seen : NaN,
+      trainAcc: seen ? (100 * correct) / seen : NaN,
+      testAcc: last.acc,
+      testTop5: last.top5,
+      trainBlockFreq: Array.from(freq, (v) => (seen ? v / seen : 0)),
+      blockFreq: last.blockFreq,
+      imagesPerSec: seen / seconds,
+      seconds,
+      skippedBatches: skipped,
+    };
+    // Checkpoint first, then the metrics line: a crash in between leaves a line that resume rewrites.
+    torch.tidy(() => {
+      const state = {
+        epoch,
+        model: model.module.stateDict(),
+        optimizers: opts.map((opt) => opt.stateDict()),
+        schedulers: scheds.map((s) => s.stateDict()),
+        rng: torch.getRngState(),
+        best,
+      };
+      saveCheckpoint(lastPath, state);
+      if (best.epoch === epoch) saveCheckpoint(bestPath, { epoch, model: state.model });
+    });
+    history.push(m);
+    writeTextAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
+    o.callbacks?.onEpochEnd?.(m);
+  }
+  last ??= await evaluate(model, testLoader, numClasses);
+  const final = history[history.length - 1];
+  const result: RunResult = {
+    method: config.method,
+    data: config.data,
+    arch: config.arch,
+    seed: config.seed,
+    perClass: config.perClass,
+    epochs: config.epochs,
+    testAcc: last.acc,
+    testTop5: last.top5,
+    bestTestAcc: best.acc,
+    bestEpoch: best.epoch,
+    blockFreq: last.blockFreq,
+    blockFreqByClass: last.blockFreqByClass,
+    classes: task.classes,
+    trainImages: task.train.length,
+    trainSeconds,
+    imagesPerSec: final ? final.imagesPerSec : 0,
+    trainableParams: model.paramGroups().reduce((s, g) => s + g.params.reduce((a, p) => a + p.numel, 0), 0),
+  };
+  writeJson(join(output, 'result.json'), result);
+  for (const opt of opts) opt.dispose();
+  model.dispose();
+  return result;
+}

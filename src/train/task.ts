@@ -1,0 +1,124 @@
+// A task: the datasets of a run (train and test), their class count and image format, and
+// the transforms that go with them, opened from a short spec:
+//   fashion-mnist | mnist:<root> | digits | glyphs | imagefolder:<root> (train/ and val/ or test/)
+//   cub:<root> | flowers:<root> | cars:<root> | decathlon:<root>:<name> | list:<root>:<train.txt>:<test.txt>
+// Small grey datasets are 28×28, one channel, normalised with mean 0.5, std 0.5, and trained
+// with random crops (no flips: a flipped letter or digit is another symbol). Natural-image
+// datasets use torchvision's ImageNet recipe at the given size.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Cub200, Decathlon, Flowers102, FontGlyphs, ImageFolder, ImageList, StanfordCars, UciDigits, fashionMnist, mnist, samplesPerClass, trainValSplit,
+  type Dataset,
+} from '../data/index.js';
+import { IMAGENET_MEAN, IMAGENET_STD, centerCrop, compose, randomCrop, randomHorizontalFlip, randomResizedCrop, resize, type Pipeline } from '../data/transforms.js';
+import { FASHION_MNIST_ROOT } from '../data/idx.js';
+import { UCI_DIGITS_FILE } from '../data/digits.js';
+
+export interface TaskSpec {
+  /** The dataset, as above. */
+  data: string;
+  /** Low-data setting: this many labelled training images per class (seeded). */
+  perClass?: number;
+  /** Seeds the low-data subset and the splits of datasets that have none. */
+  seed: number;
+  /** Side of the images the network sees (natural-image datasets; default 224). */
+  imageSize?: number;
+  /** Cache folder for rendered datasets (glyphs). */
+  cacheDir?: string;
+}
+
+export interface Task {
+  name: string;
+  train: Dataset;
+  test: Dataset;
+  classes: string[];
+  channels: 1 | 3;
+  trainTransform: Pipeline;
+  evalTransform: Pipeline;
+}
+
+const GREY = { channels: 1 as const, mean: [0.5], std: [0.5] };
+function greyTask(name: string, train: Dataset, test: Dataset, nativeSize = 28): Task {
+  const fit = nativeSize !== 28 ? [resize(28)] : [];
+  return {
+    name, train, test, classes: train.classes, channels: 1,
+    trainTransform: compose({ ...GREY, steps: [...fit, randomCrop(28, { padding: 2 })] }),
+    evalTransform: compose({ ...GREY, steps: fit }),
+  };
+}
+
+function naturalTask(name: string, train: Dataset, test: Dataset, size: number): Task {
+  const norm = { channels: 3 as const, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+  return {
+    name, train, test, classes: train.classes, channels: 3,
+    trainTransform: compose({ ...norm, steps: [randomResizedCrop(size), randomHorizontalFlip()] }),
+    evalTransform: compose({ ...norm, steps: [resize(Math.round((size * 256) / 224)), centerCrop(size)] }),
+  };
+}
+
+function need(path: string, what: string, fix: string): void {
+  if (!existsSync(path)) throw new Error(`${what} not found: ${path}\n  ${fix}`);
+}
+
+/** Opens a task; errors name the missing file and the command that provides it. */
+export function openTask(spec: TaskSpec): Task {
+  const [kind, ...args] = spec.data.split(':');
+  const size = spec.imageSize ?? 224;
+  const arg = (i: number, what: string): string => {
+    if (!args[i]) throw new Error(`--data ${spec.data}: missing ${what} (expected ${kind}:${['<root>', '<name>', '<test list>'].slice(0, i + 1).join(':')})`);
+    return args[i];
+  };
+  let task: Task;
+  switch (kind) {
+    case 'fashion-mnist':
+      need(join(FASHION_MNIST_ROOT, 'train-images-idx3-ubyte.gz'), 'Fashion-MNIST', 'install it: apt-get install dataset-fashion-mnist');
+      task = greyTask('fashion-mnist', fashionMnist({ split: 'train' }), fashionMnist({ split: 'test' }));
+      break;
+    case 'mnist':
+      task = greyTask('mnist', mnist({ split: 'train', root: arg(0, 'root') }), mnist({ split: 'test', root: arg(0, 'root') }));
+      break;
+    case 'digits': {
+      need(UCI_DIGITS_FILE, 'UCI digits', 'install it: apt-get install python3-sklearn');
+      const split = trainValSplit(new UciDigits(), { valFraction: 0.5, seed: 0 });
+      task = greyTask('digits', split.train, split.val, 8);
+      break;
+    }
+    case 'glyphs':
+      task = greyTask('glyphs', new FontGlyphs({ split: 'train', cacheDir: spec.cacheDir }), new FontGlyphs({ split: 'test', cacheDir: spec.cacheDir }));
+      break;
+    case 'imagefolder': {
+      const root = arg(0, 'root');
+      const testDir = ['val', 'test'].map((d) => join(root, d)).find((d) => existsSync(d));
+      need(join(root, 'train'), 'train folder', `${root} must hold train/ and val/ (or test/), a folder per class in each`);
+      if (!testDir) throw new Error(`imagefolder:${root}: no val/ or test/ folder beside train/`);
+      task = naturalTask('imagefolder', new ImageFolder(join(root, 'train')), new ImageFolder(testDir), size);
+      break;
+    }
+    case 'cub':
+      task = naturalTask('cub', new Cub200({ root: arg(0, 'root'), split: 'train' }), new Cub200({ root: arg(0, 'root'), split: 'test' }), size);
+      break;
+    case 'flowers':
+      task = naturalTask('flowers', new Flowers102({ root: arg(0, 'root'), split: 'trainval' }), new Flowers102({ root: arg(0, 'root'), split: 'test' }), size);
+      break;
+    case 'cars':
+      task = naturalTask('cars', new StanfordCars({ root: arg(0, 'root'), split: 'train' }), new StanfordCars({ root: arg(0, 'root'), split: 'test' }), size);
+      break;
+    case 'decathlon': {
+      const o = { root: arg(0, 'root'), name: arg(1, 'name') };
+      // The Decathlon's test labels are private: its val split is the test set here.
+      task = naturalTask(`decathlon-${o.name}`, new Decathlon({ ...o, split: 'train' }), new Decathlon({ ...o, split: 'val' }), spec.imageSize ?? 64);
+      break;
+    }
+    case 'list': {
+      const root = arg(0, 'root');
+      const train = new ImageList({ root, list: arg(1, 'train list') });
+      task = naturalTask('list', train, new ImageList({ root, list: arg(2, 'test list'), classes: train.classes }), size);
+      break;
+    }
+    default:
+      throw new Error(`unknown dataset "${spec.data}"; expected fashion-mnist, mnist:<root>, digits, glyphs, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name> or list:<root>:<train>:<test>`);
+  }
+  if (spec.perClass !== undefined) task.train = samplesPerClass(task.train, { perClass: spec.perClass, seed: spec.seed });
+  return task;
+}
