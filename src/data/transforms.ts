@@ -3,8 +3,12 @@
 // threads), the cheap pixel copies (crop, pad, flip) in JavaScript. The last step, toChw, is
 // ToTensor + Normalize: float32 CHW. Random steps draw from the Rng they are given, so the
 // loader's per-sample Rng(seed, epoch, index) makes every augmentation reproducible.
+// A first step that is a crop-and-resize (Resize, CenterCrop, RandomResizedCrop) runs while a
+// file is decoded, in the same sharp call: the same pixels, about half the work.
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Image, Sample } from './dataset.js';
+import { imageSize } from './image_size.js';
 import type { Rng } from './rng.js';
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -18,7 +22,25 @@ export interface Chw {
   readonly width: number;
 }
 
-export type ImageTransform = (img: Image, rng: Rng) => Image | Promise<Image>;
+/** A window of an image (top, left, height, width), resampled to outHeight × outWidth. */
+export interface Region {
+  readonly top: number;
+  readonly left: number;
+  readonly height: number;
+  readonly width: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+}
+
+export interface ImageTransform {
+  (img: Image, rng: Rng): Image | Promise<Image>;
+  /**
+   * Set on transforms that are a crop-and-resize: the region for an image of this size, drawing
+   * the same random numbers as the call. Returns null, drawing nothing, when the transform is
+   * not a plain region for this size (e.g. a center crop that needs padding).
+   */
+  readonly region?: (width: number, height: number, rng: Rng) => Region | null;
+}
 
 /** Decoding, then image transforms, then ToTensor + Normalize: what the loader runs per sample. */
 export type Pipeline = (sample: Sample, rng: Rng) => Promise<Chw>;
@@ -37,18 +59,41 @@ export class BadImageError extends Error {
 /** Decodes a file (JPEG, PNG, WebP, …) or takes in-memory pixels, as `channels` channels. */
 export async function decode(sample: Sample, channels: 1 | 3): Promise<Image> {
   if (sample.kind === 'image') return convertChannels(sample.image, channels);
+  return decodeFile(sample.path, sample.path, channels, null);
+}
+
+/** Decodes `input` (a path, or the file's bytes), cropping and resizing to `region` if given. */
+async function decodeFile(file: string, input: string | Buffer, channels: 1 | 3, region: Region | null): Promise<Image> {
   try {
     // Alpha is dropped (like PIL's convert('RGB')); EXIF orientation is ignored, as in PIL.
-    const { data, info } = await sharp(sample.path)
-      .removeAlpha()
-      .toColourspace(channels === 3 ? 'srgb' : 'b-w')
+    // Converting at the start keeps the order of decode-then-transform: grey, then resize.
+    const colourspace = channels === 3 ? 'srgb' : 'b-w';
+    let s = sharp(input).removeAlpha().pipelineColourspace(colourspace);
+    if (region !== null) s = sharpRegion(s, region);
+    const { data, info } = await s
+      .toColourspace(colourspace)
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== channels) throw new Error(`decoded to ${info.channels} channels, expected ${channels}`);
     return { data, width: info.width, height: info.height, channels };
   } catch (e) {
-    throw new BadImageError(sample.path, (e as Error).message);
+    throw new BadImageError(file, (e as Error).message);
   }
+}
+
+/** Decodes a file and applies a crop-and-resize step in the same sharp call. */
+async function decodeWithRegion(file: string, channels: 1 | 3, step: ImageTransform, rng: Rng): Promise<Image> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new BadImageError(file, (e as Error).message);
+  }
+  const size = imageSize(bytes);
+  const region = size && step.region!(size.width, size.height, rng);
+  if (region) return decodeFile(file, bytes, channels, region);
+  // An unrecognised header or a region that needs padding: decode, then run the step.
+  return step(await decodeFile(file, bytes, channels, null), rng);
 }
 
 /** Grey → RGB by replication; RGB → grey with ITU-R 601 luma, like PIL's convert('L'). */
@@ -91,33 +136,49 @@ export function crop(img: Image, top: number, left: number, height: number, widt
   return { data: out, width, height, channels: img.channels };
 }
 
-/** Resamples a window of an image to width × height with sharp (bilinear, antialiased). */
-async function resizedCrop(img: Image, top: number, left: number, h: number, w: number, height: number, width: number): Promise<Image> {
-  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
-  if (top !== 0 || left !== 0 || h !== img.height || w !== img.width) s = s.extract({ left, top, width: w, height: h });
+/** Adds a region's extract and resize to a sharp pipeline (bilinear, antialiased). */
+function sharpRegion(s: sharp.Sharp, r: Region): sharp.Sharp {
+  s = s.extract({ left: r.left, top: r.top, width: r.width, height: r.height });
+  if (r.outHeight === r.height && r.outWidth === r.width) return s;
+  return s.resize(r.outWidth, r.outHeight, { fit: 'fill', kernel: 'linear' });
+}
+
+/** Applies a region to decoded pixels: a copy when nothing is resampled, else sharp. */
+async function applyRegion(img: Image, r: Region): Promise<Image> {
+  const whole = r.top === 0 && r.left === 0 && r.height === img.height && r.width === img.width;
+  if (r.outHeight === r.height && r.outWidth === r.width) return whole ? img : crop(img, r.top, r.left, r.height, r.width);
+  const input = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
   // Without an explicit colourspace, sharp would turn a grey image into sRGB.
-  const { data, info } = await s
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+  const { data, info } = await sharpRegion(input, r)
     .toColourspace(img.channels === 3 ? 'srgb' : 'b-w')
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== img.channels) throw new Error(`resize: sharp returned ${info.channels} channels for a ${img.channels}-channel image`);
-  return { data, width, height, channels: img.channels };
+  return { data, width: r.outWidth, height: r.outHeight, channels: img.channels };
+}
+
+/** A transform defined by its region; it fails where the region is null. */
+function regionTransform(name: string, region: (width: number, height: number, rng: Rng) => Region | null): ImageTransform {
+  const apply = (img: Image, rng: Rng): Promise<Image> => {
+    const r = region(img.width, img.height, rng);
+    if (r === null) throw new Error(`${name}: no region for a ${img.width}×${img.height} image`);
+    return applyRegion(img, r);
+  };
+  return Object.assign(apply, { region });
 }
 
 /** Resize: a number resizes the shorter side to it (keeping the aspect ratio); [h, w] is exact. */
 export function resize(size: Size): ImageTransform {
-  return (img) => {
-    let [height, width] = pair(size);
+  return regionTransform('resize', (width, height) => {
+    let [outHeight, outWidth] = pair(size);
     if (typeof size === 'number') {
-      const portrait = img.width <= img.height;
-      const [short, long] = portrait ? [img.width, img.height] : [img.height, img.width];
-      if (short === size) return img;
-      const newLong = Math.floor((size * long) / short);
-      [width, height] = portrait ? [size, newLong] : [newLong, size];
+      const portrait = width <= height;
+      const [short, long] = portrait ? [width, height] : [height, width];
+      const newLong = short === size ? long : Math.floor((size * long) / short);
+      [outWidth, outHeight] = portrait ? [size, newLong] : [newLong, size];
     }
-    return resizedCrop(img, 0, 0, img.height, img.width, height, width);
-  };
+    return { top: 0, left: 0, height, width, outHeight, outWidth };
+  });
 }
 
 /** CenterCrop; an image smaller than the crop is padded with zeros first, as in torchvision. */
@@ -125,7 +186,10 @@ export function centerCrop(size: Size): ImageTransform {
   const [th, tw] = pair(size);
   const offset = (full: number, target: number): number =>
     target > full ? -Math.floor((target - full) / 2) : roundHalfEven((full - target) / 2);
-  return (img) => crop(img, offset(img.height, th), offset(img.width, tw), th, tw);
+  const apply = (img: Image): Image => crop(img, offset(img.height, th), offset(img.width, tw), th, tw);
+  const region = (width: number, height: number): Region | null =>
+    th > height || tw > width ? null : { top: offset(height, th), left: offset(width, tw), height: th, width: tw, outHeight: th, outWidth: tw };
+  return Object.assign(apply, { region });
 }
 
 /** RandomCrop after zero-padding each border by `padding` pixels (CIFAR-style augmentation). */
@@ -151,11 +215,10 @@ export function randomResizedCrop(
   size: Size,
   options: { scale?: [number, number]; ratio?: [number, number] } = {},
 ): ImageTransform {
-  const [outH, outW] = pair(size);
+  const [outHeight, outWidth] = pair(size);
   const [sMin, sMax] = options.scale ?? [0.08, 1.0];
   const [rMin, rMax] = options.ratio ?? [3 / 4, 4 / 3];
-  return (img, rng) => {
-    const { width, height } = img;
+  return regionTransform('randomResizedCrop', (width, height, rng) => {
     const area = width * height;
     for (let attempt = 0; attempt < 10; attempt++) {
       const targetArea = area * rng.uniform(sMin, sMax);
@@ -163,9 +226,9 @@ export function randomResizedCrop(
       const w = roundHalfEven(Math.sqrt(targetArea * aspect));
       const h = roundHalfEven(Math.sqrt(targetArea / aspect));
       if (w > 0 && w <= width && h > 0 && h <= height) {
-        const i = rng.int(0, height - h + 1);
-        const j = rng.int(0, width - w + 1);
-        return resizedCrop(img, i, j, h, w, outH, outW);
+        const top = rng.int(0, height - h + 1);
+        const left = rng.int(0, width - w + 1);
+        return { top, left, height: h, width: w, outHeight, outWidth };
       }
     }
     const inRatio = width / height;
@@ -173,8 +236,8 @@ export function randomResizedCrop(
     let h = height;
     if (inRatio < rMin) h = roundHalfEven(w / rMin);
     else if (inRatio > rMax) w = roundHalfEven(h * rMax);
-    return resizedCrop(img, Math.floor((height - h) / 2), Math.floor((width - w) / 2), h, w, outH, outW);
-  };
+    return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w, outHeight, outWidth };
+  });
 }
 
 /** Mirrors an image left–right. */
@@ -232,9 +295,17 @@ export interface ComposeOptions {
 /** Decode → steps → ToTensor + Normalize, as one per-sample pipeline. */
 export function compose(options: ComposeOptions = {}): Pipeline {
   const { channels = 3, steps = [], mean = [0], std = [1] } = options;
+  const [first, ...rest] = steps;
   return async (sample, rng) => {
-    let img = await decode(sample, channels);
-    for (const step of steps) img = await step(img, rng);
+    let img: Image;
+    let todo = steps;
+    if (sample.kind === 'file' && first?.region) {
+      img = await decodeWithRegion(sample.path, channels, first, rng);
+      todo = rest;
+    } else {
+      img = await decode(sample, channels);
+    }
+    for (const step of todo) img = await step(img, rng);
     return toChw(img, mean, std);
   };
 }

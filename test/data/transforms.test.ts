@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Image } from '../../src/data/dataset.js';
+import { imageSize } from '../../src/data/image_size.js';
 import { Rng } from '../../src/data/rng.js';
 import {
   BadImageError,
@@ -177,5 +178,57 @@ describe('toChw and compose', () => {
     assert.deepEqual(forward, backward);
     assert.equal(forward[0].length, 3 * 24 * 24);
     assert.notDeepEqual(await pipeline({ kind: 'file', path: files[0] }, new Rng(7)).then((t) => t.data), forward[0]);
+  });
+});
+
+describe('decoding with the first crop-and-resize fused in', () => {
+  it('reads the size from JPEG, PNG and WebP headers', async () => {
+    const dir = tempDir();
+    const sharp = (await import('sharp')).default;
+    const img = pixels(37, 23);
+    const raw = { raw: { width: 37, height: 23, channels: 3 as const } };
+    const files: [string, Promise<unknown>][] = [
+      ['a.jpg', sharp(img.data, raw).jpeg().toFile(join(dir, 'a.jpg'))],
+      ['p.jpg', sharp(img.data, raw).jpeg({ progressive: true }).withMetadata({ exif: { IFD0: { Copyright: 'x'.repeat(300) } } }).toFile(join(dir, 'p.jpg'))],
+      ['a.png', sharp(img.data, raw).png().toFile(join(dir, 'a.png'))],
+      ['lossy.webp', sharp(img.data, raw).webp().toFile(join(dir, 'lossy.webp'))],
+      ['lossless.webp', sharp(img.data, raw).webp({ lossless: true }).toFile(join(dir, 'lossless.webp'))],
+      ['alpha.webp', sharp(img.data, raw).ensureAlpha(0.5).webp().toFile(join(dir, 'alpha.webp'))],
+    ];
+    for (const [name, written] of files) {
+      await written;
+      assert.deepEqual(imageSize(await readFile(join(dir, name))), { width: 37, height: 23 }, name);
+    }
+    assert.equal(imageSize(Buffer.from('not an image at all, really not')), null);
+    assert.equal(imageSize(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 4, 0, 0, 0, 0, 0, 0])), null);
+  });
+
+  it('gives the same pixels as decoding first, for each format and step', async () => {
+    const dir = tempDir();
+    const steps = [randomResizedCrop(20), resize(15), resize([9, 30]), centerCrop([10, 12]), centerCrop(60)];
+    for (const ext of ['jpg', 'png', 'webp']) {
+      const file = join(dir, `x.${ext}`);
+      await writeImage(file, 48, 33, 4);
+      for (const [k, step] of steps.entries()) {
+        for (const channels of [1, 3] as const) {
+          const fused = await compose({ channels, steps: [step] })({ kind: 'file', path: file }, new Rng(k));
+          const img = await decode({ kind: 'file', path: file }, channels);
+          const plain = toChw(await step(img, new Rng(k)), [0], [1]);
+          assert.deepEqual(fused, plain, `${ext}, step ${k}, ${channels} channels`);
+        }
+      }
+    }
+  });
+
+  it('names the file when the header is fine but the data is not', async () => {
+    const dir = tempDir();
+    const good = join(dir, 'good.jpg');
+    await writeImage(good, 64, 48);
+    const truncated = join(dir, 'truncated.jpg');
+    writeFileSync(truncated, (await readFile(good)).subarray(0, 400));
+    assert.deepEqual(imageSize(await readFile(truncated)), { width: 64, height: 48 });
+    const pipeline = compose({ steps: [randomResizedCrop(16)] });
+    await assert.rejects(pipeline({ kind: 'file', path: truncated }, new Rng(0)), (e: Error) => e instanceof BadImageError && e.message.includes(truncated));
+    await assert.rejects(pipeline({ kind: 'file', path: join(dir, 'missing.jpg') }, new Rng(0)), (e: Error) => e instanceof BadImageError && e.message.includes('missing.jpg'));
   });
 });
