@@ -22,6 +22,8 @@ import os
 import pickle
 import struct
 import sys
+import types
+import warnings
 import zipfile
 
 import torch
@@ -142,6 +144,73 @@ def checkpoint():
     }
 
 
+class Scaled(torch.nn.Module):
+    """A module with every kind of state: a parameter, a None parameter, persistent and
+    non-persistent buffers and a submodule."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.full((4,), 0.5))
+        self.register_parameter('unused', None)
+        self.register_buffer('offset', torch.arange(4.0))
+        self.register_buffer('scratch', torch.zeros(4), persistent=False)
+        self.head = torch.nn.Linear(4, 2, bias=False)
+
+    def forward(self, x):
+        return self.head(x.mean((2, 3)) * self.scale + self.offset)
+
+
+def whole_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), Scaled())
+
+
+def spottune_style(path):
+    """A checkpoint as the SpotTune authors' code saves it, {'net': model, 'agent': model}, the way
+    PyTorch 0.4 pickled it: legacy format, Parameter(tensor, requires_grad), and a `_backend`
+    attribute on every module that unpickles through torch.nn.backends.thnn."""
+    import torch.nn.backends.thnn as thnn
+
+    class Backend:
+        def __reduce__(self):
+            return (thnn._get_thnn_function_backend, ())
+
+    # The authors' model classes live in their module spottune_models.
+    models = types.ModuleType('spottune_models')
+    sys.modules['spottune_models'] = models
+
+    class ResNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(3, 4, 3, bias=False)
+            self.bn1 = torch.nn.BatchNorm2d(4)
+            self.blocks = torch.nn.ModuleList([torch.nn.Conv2d(4, 4, 1), torch.nn.Conv2d(4, 4, 1)])
+            self.parallel_blocks = torch.nn.ModuleList([torch.nn.Conv2d(4, 4, 1)])
+            self.linear = torch.nn.Linear(4, 10)
+
+    ResNet.__module__, ResNet.__qualname__ = models.__name__, 'ResNet'
+    models.ResNet = ResNet
+
+    class OldPickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, torch.nn.Parameter):
+                return (torch.nn.Parameter, (obj.data, obj.requires_grad))
+            return NotImplemented
+
+    torch.manual_seed(0)
+    state = {'net': ResNet(), 'agent': ResNet()}
+    for model in state.values():
+        for m in model.modules():
+            m.__dict__['_backend'] = Backend()
+    expected = {k: m.state_dict() for k, m in state.items()}
+    old_pickle = types.ModuleType('old_pickle')
+    old_pickle.Pickler, old_pickle.dump = OldPickler, pickle.dump
+    warnings.filterwarnings('ignore', "Couldn't retrieve source code")  # of the stand-in class
+    torch.save(state, path, pickle_module=old_pickle, _use_new_zipfile_serialization=False)
+    with open(os.path.splitext(path)[0] + '.expected.json', 'w') as f:
+        json.dump(encode(expected), f, indent=1)
+
+
 class Evil:
     """Runs a shell command when unpickled by Python's pickle."""
 
@@ -200,7 +269,8 @@ def rezip(src, dst, compression):
     """The same archive entries, re-packed by Python's zipfile (deflated, or zip64 everywhere)."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, 'w', compression) as zout:
         for info in zin.infolist():
-            zout.writestr(info.filename, zin.read(info.filename))
+            fixed_time = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zout.writestr(fixed_time, zin.read(info.filename), compress_type=compression)
 
 
 def small_fixtures(out):
@@ -225,6 +295,16 @@ def small_fixtures(out):
     with zipfile.ZipFile(p('dtypes_zip64.pth')) as z:
         assert z.testzip() is None
     write_pickles(out)
+    # The same values in the legacy (pre-1.6) format; their expectations are the files above.
+    torch.save(views(), p('views_legacy.pth'), _use_new_zipfile_serialization=False)
+    torch.save(checkpoint(), p('checkpoint_legacy.pth'), _use_new_zipfile_serialization=False)
+    # Whole pickled models, whose weights are read from inert records.
+    model = whole_model()
+    torch.save(model, p('model.pth'))
+    torch.save(model, p('model_legacy.pth'), _use_new_zipfile_serialization=False)
+    with open(p('model.expected.json'), 'w') as f:
+        json.dump(encode(model.state_dict()), f, indent=1)
+    spottune_style(p('spottune_style.pth'))
     tensors = every_dtype()
     del tensors['f32_special']
     tensors['views_transposed'] = views()['transposed']

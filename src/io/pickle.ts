@@ -1,23 +1,34 @@
 // A safe unpickler for the files torch.save writes. Python's pickle is a small stack machine whose
 // GLOBAL and REDUCE opcodes import and call arbitrary Python functions; this one never runs code.
-// It builds only plain data (dicts, lists, tuples, strings, numbers, bytes, None, bools) and tensors,
-// and resolves a global only if it is on the allow-list below: any other name is refused.
+// It builds only plain data (dicts, lists, tuples, sets, strings, numbers, bytes, None, bools) and
+// tensors, and resolves a global only if it is on the allow-list below: any other name is refused.
+// With `inertObjects`, other globals instead become inert records (PyObject): enough to read a
+// whole pickled nn.Module's weights, still without running anything.
 //
 // Python values become: dict and OrderedDict -> Map (insertion order kept), list -> array,
-// tuple -> frozen array, int -> number (bigint beyond 2^53), float -> number, str -> string,
-// bytes -> Uint8Array, None -> null, bool -> boolean, tensor -> RawTensor.
+// tuple -> frozen array, set -> Set, int -> number (bigint beyond 2^53), float -> number,
+// str -> string, bytes -> Uint8Array, None -> null, bool -> boolean, tensor -> RawTensor.
 //
 // The machine is iterative, so deep nesting cannot overflow the JS stack, and every length is
 // checked against the bytes left, so a lying length cannot make it allocate more than the input.
 import { type DType, isRawTensor } from './raw.js';
-import { Storage, viewTensor } from './storage.js';
+import { Storage, StorageType, viewTensor } from './storage.js';
 
-/** A typed storage class such as torch.FloatStorage, naming the dtype of a saved storage. */
-export class StorageType {
+/**
+ * What an object of a non-allow-listed class becomes with `inertObjects`: its class name, the
+ * arguments it was created with, and the state (usually its `__dict__` as a Map) set on it.
+ */
+export class PyObject {
+  state: unknown = null;
   constructor(
-    readonly name: string,
-    readonly dtype: DType,
+    readonly className: string,
+    readonly args: readonly unknown[],
   ) {}
+}
+
+/** A non-allow-listed global under `inertObjects`: only a name, called to make a PyObject. */
+class InertGlobal {
+  constructor(readonly name: string) {}
 }
 
 /** An allow-listed Python callable, implemented without executing anything. */
@@ -35,6 +46,8 @@ export interface UnpickleOptions {
   persistentLoad: (pid: unknown) => unknown;
   /** Byte offset to start at (legacy torch files hold several pickles back to back). */
   start?: number;
+  /** Build objects of other classes as inert PyObject records instead of refusing them. */
+  inertObjects?: boolean;
 }
 
 const STORAGE_TYPES: [string, DType][] = [
@@ -55,6 +68,8 @@ const ALLOWED = new Map<string, PyCallable | StorageType>([
   ['collections.OrderedDict', new PyCallable('collections.OrderedDict', orderedDict)],
   ['torch._utils._rebuild_tensor_v2', new PyCallable('torch._utils._rebuild_tensor_v2', rebuildTensor)],
   ['torch._utils._rebuild_parameter', new PyCallable('torch._utils._rebuild_parameter', rebuildParameter)],
+  // PyTorch 0.4 pickled a Parameter as Parameter(tensor, requires_grad).
+  ['torch.nn.parameter.Parameter', new PyCallable('torch.nn.parameter.Parameter', rebuildParameter)],
   [
     'torch._utils._rebuild_parameter_with_state',
     new PyCallable('torch._utils._rebuild_parameter_with_state', rebuildParameter),
@@ -64,6 +79,11 @@ const ALLOWED = new Map<string, PyCallable | StorageType>([
   ['_codecs.encode', new PyCallable('_codecs.encode', encodeLatin1)],
   ['__builtin__.bytes', new PyCallable('__builtin__.bytes', emptyBytes)],
   ['builtins.bytes', new PyCallable('builtins.bytes', emptyBytes)],
+  // Protocols 2 and 3 have no set opcodes either: set([...]). nn.Module keeps one since PyTorch 1.6.
+  ['__builtin__.set', new PyCallable('__builtin__.set', set)],
+  ['builtins.set', new PyCallable('builtins.set', set)],
+  ['__builtin__.frozenset', new PyCallable('__builtin__.frozenset', set)],
+  ['builtins.frozenset', new PyCallable('builtins.frozenset', set)],
 ]);
 
 // OrderedDict() or, from Python 2 era files, OrderedDict([[key, value], ...]).
@@ -111,6 +131,11 @@ function encodeLatin1(args: readonly unknown[], fail: (msg: string) => never): U
   return out;
 }
 
+function set(args: readonly unknown[], fail: (msg: string) => never): Set<unknown> {
+  if (args.length > 1 || (args.length === 1 && !Array.isArray(args[0]))) fail('set: expected no arguments or one list');
+  return new Set(args[0] as unknown[] | undefined);
+}
+
 function emptyBytes(args: readonly unknown[], fail: (msg: string) => never): Uint8Array {
   if (args.length !== 0) fail('bytes: only bytes(), the way pickle stores empty bytes, is allowed');
   return new Uint8Array(0);
@@ -123,11 +148,13 @@ function isNumbers(x: unknown): x is number[] {
 function describe(x: unknown): string {
   if (x === null) return 'None';
   if (x instanceof Map) return 'a dict';
+  if (x instanceof Set) return 'a set';
+  if (x instanceof PyObject) return `a ${x.className} object`;
   if (Array.isArray(x)) return Object.isFrozen(x) ? 'a tuple' : 'a list';
   if (isRawTensor(x)) return 'a tensor';
   if (x instanceof Storage) return 'a storage';
   if (x instanceof Uint8Array) return 'bytes';
-  if (x instanceof PyCallable || x instanceof StorageType) return `'${x.name}'`;
+  if (x instanceof PyCallable || x instanceof StorageType || x instanceof InertGlobal) return `'${x.name}'`;
   return `a ${typeof x}`;
 }
 
@@ -146,9 +173,6 @@ const UNSUPPORTED: Record<number, string> = {
   0x82: 'EXT1',
   0x83: 'EXT2',
   0x84: 'EXT4',
-  0x8f: 'EMPTY_SET',
-  0x90: 'ADDITEMS',
-  0x91: 'FROZENSET',
   0x97: 'NEXT_BUFFER',
   0x98: 'READONLY_BUFFER',
 };
@@ -222,17 +246,28 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   const global = (module: string, name: string) => {
     const qualified = `${module}.${name}`;
     const allowed = ALLOWED.get(qualified);
-    if (!allowed) {
+    if (allowed) {
+      stack.push(allowed);
+    } else if (options.inertObjects) {
+      stack.push(new InertGlobal(qualified));
+    } else {
       throw new Error(
-        `refusing global '${qualified}' in ${source}: only tensors, dicts, lists, tuples, strings and numbers are allowed`,
+        `refusing global '${qualified}' in ${source}: only tensors, dicts, lists, tuples, strings and numbers ` +
+          'are allowed (a whole pickled model? read it with { inertObjects: true })',
       );
     }
-    stack.push(allowed);
   };
   const call = (fn: unknown, args: unknown) => {
-    if (!(fn instanceof PyCallable)) return fail(`cannot call ${describe(fn)}`);
+    if (!(fn instanceof PyCallable || fn instanceof InertGlobal)) return fail(`cannot call ${describe(fn)}`);
     if (!Array.isArray(args)) return fail(`${fn.name}: arguments must be a tuple, got ${describe(args)}`);
-    return fn.call(args, fail);
+    return fn instanceof InertGlobal ? new PyObject(fn.name, args) : fn.call(args, fail);
+  };
+  // cls.__new__(cls, *args): only OrderedDict among the allowed classes, or an inert object.
+  const create = (cls: unknown, args: unknown) => {
+    if (!(cls instanceof InertGlobal || (cls instanceof PyCallable && cls.name === 'collections.OrderedDict'))) {
+      fail(`cannot create ${describe(cls)}`);
+    }
+    return call(cls, args);
   };
   const setItems = (dict: unknown, items: unknown[]) => {
     if (!(dict instanceof Map)) fail(`cannot set items on ${describe(dict)}`);
@@ -444,33 +479,45 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         break;
       }
       case 0x81: {
-        // NEWOBJ: cls.__new__(cls, *args); only OrderedDict is an allowed class.
+        // NEWOBJ
         const args = pop();
-        const cls = pop();
-        if (!(cls instanceof PyCallable) || cls.name !== 'collections.OrderedDict') fail(`cannot create ${describe(cls)}`);
-        stack.push(call(cls, args));
+        stack.push(create(pop(), args));
         break;
       }
       case 0x92: {
         // NEWOBJ_EX: cls.__new__(cls, *args, **kwargs)
         const kwargs = pop();
         const args = pop();
-        const cls = pop();
-        if (!(cls instanceof PyCallable) || cls.name !== 'collections.OrderedDict') fail(`cannot create ${describe(cls)}`);
         if (!(kwargs instanceof Map) || kwargs.size > 0) fail('NEWOBJ_EX: keyword arguments are not supported');
-        stack.push(call(cls, args));
+        stack.push(create(pop(), args));
         break;
       }
       case 0x62: {
-        // BUILD: obj.__setstate__(state). Only attributes on an OrderedDict (a state_dict's
-        // _metadata, the modules' versions) occur; the tensors do not depend on them.
+        // BUILD: obj.__setstate__(state). An inert object keeps its state. On an OrderedDict, only
+        // attributes occur (a state_dict's _metadata: module versions), which the tensors do not need.
         const state = pop();
         const obj = top();
-        if (!(obj instanceof Map) || !(state instanceof Map || state === null || Array.isArray(state))) {
+        if (obj instanceof PyObject) {
+          obj.state = state;
+        } else if (!(obj instanceof Map) || !(state instanceof Map || state === null || Array.isArray(state))) {
           fail(`cannot set the state of ${describe(obj)} to ${describe(state)}`);
         }
         break;
       }
+      case 0x8f: // EMPTY_SET
+        stack.push(new Set());
+        break;
+      case 0x90: {
+        // ADDITEMS
+        const items = popMark();
+        const target = top();
+        if (!(target instanceof Set)) fail(`cannot add items to ${describe(target)}`);
+        for (const item of items) (target as Set<unknown>).add(item);
+        break;
+      }
+      case 0x91: // FROZENSET
+        stack.push(new Set(popMark()));
+        break;
       case 0x51: // BINPERSID
         stack.push(persistentLoad(pop()));
         break;

@@ -1,65 +1,74 @@
-// PyTorch `.pth` files (torch.save's zip format, PyTorch >= 1.6): a zip archive holding
+// PyTorch `.pth` files. torch.save's zip format (PyTorch >= 1.6) is a zip archive holding
 // `<name>/data.pkl` (the pickled object, tensors referring to storages by persistent id),
 // `<name>/data/<key>` (each storage's raw little-endian bytes) and `<name>/version`.
+// Older files use the legacy format (pth_legacy.ts).
 import { closeSync, openSync, readSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
-import { unpickle, StorageType } from './pickle.js';
+import { writeFileAtomic } from './file.js';
+import { PyObject, unpickle } from './pickle.js';
 import { pickleForTorch } from './pickler.js';
+import { loadLegacyPth } from './pth_legacy.js';
 import { type StateDict, dtypeSize, isRawTensor } from './raw.js';
-import { Storage } from './storage.js';
+import { Storage, storageRef } from './storage.js';
 import { ZipReader, writeZip } from './zip.js';
+
+export interface LoadOptions {
+  /**
+   * Read objects of classes other than plain data and tensors, such as a whole pickled
+   * nn.Module, as inert PyObject records instead of refusing them. Nothing is executed either way.
+   */
+  inertObjects?: boolean;
+}
 
 /**
  * The object a torch.save file holds, e.g. a state_dict or `{epoch: 3, state_dict: {...}}`,
  * with tensors as RawTensor (see pickle.ts for how Python values map to JS).
  * Refuses, without running anything, any pickled object other than plain data and tensors.
  */
-export function loadPth(path: string): unknown {
-  if (!startsWithZipMagic(path)) {
-    throw new Error(`${path}: not a zip-format torch.save file (files saved before PyTorch 1.6 are not supported)`);
-  }
+export function loadPth(path: string, options: LoadOptions = {}): unknown {
+  return startsWithZipMagic(path) ? loadZipPth(path, options) : loadLegacyPth(path, options);
+}
+
+function loadZipPth(path: string, options: LoadOptions): unknown {
   const zip = ZipReader.open(path);
   try {
-    const first = zip.entries.keys().next().value;
-    const prefix = first?.split('/')[0];
-    const pickleName = `${prefix}/data.pkl`;
-    if (!zip.entries.has(pickleName)) throw new Error(`${path}: no ${pickleName} in the archive: not a torch.save file`);
+    // Like PyTorch, take the archive's name from its first entry.
+    const first = zip.entries.keys().next().value ?? '';
+    const pickleName = `${first.split('/')[0]}/data.pkl`;
+    if (!first.includes('/') || !zip.entries.has(pickleName)) {
+      throw new Error(`${path}: no ${pickleName} in the archive: not a torch.save file`);
+    }
     const storages = new Map<string, Storage>();
     const persistentLoad = (pid: unknown): Storage => {
-      // ('storage', torch.FloatStorage, key, location, numel); location (cpu, cuda:0) does not matter here.
-      if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') {
-        throw new Error(`${path}: unexpected persistent id in ${pickleName}; expected ('storage', type, key, location, numel)`);
-      }
-      const [, type, key, , count] = pid as unknown[];
-      if (!(type instanceof StorageType) || typeof key !== 'string' || typeof count !== 'number') {
-        throw new Error(`${path}: malformed storage reference in ${pickleName}`);
-      }
-      const name = `${prefix}/data/${key}`;
+      const { dtype, key, numel } = storageRef(pid, path);
+      const name = `${first.split('/')[0]}/data/${key}`;
       const cached = storages.get(key);
       if (cached) {
-        if (cached.dtype !== type.dtype) throw new Error(`${path}: storage '${name}' is used as both ${cached.dtype} and ${type.dtype}`);
+        if (cached.dtype !== dtype) throw new Error(`${path}: storage '${name}' is used as both ${cached.dtype} and ${dtype}`);
         return cached;
       }
       const data = zip.read(name);
-      if (data.length !== count * dtypeSize(type.dtype)) {
+      if (data.length !== numel * dtypeSize(dtype)) {
         throw new Error(
-          `${path}: storage '${name}' has ${data.length} bytes but ${count} ${type.dtype} elements need ` +
-            `${count * dtypeSize(type.dtype)}`,
+          `${path}: storage '${name}' has ${data.length} bytes but ${numel} ${dtype} elements need ${numel * dtypeSize(dtype)}`,
         );
       }
-      const storage = new Storage(type.dtype, data, `${path}: storage '${name}'`);
+      const storage = new Storage(dtype, data, `${path}: storage '${name}'`);
       storages.set(key, storage);
       return storage;
     };
-    return unpickle(zip.read(pickleName), { source: path, persistentLoad }).value;
+    return unpickle(zip.read(pickleName), { source: path, persistentLoad, inertObjects: options.inertObjects }).value;
   } finally {
     zip.close();
   }
 }
 
-/** The state_dict (parameter and buffer names to tensors) saved by `torch.save(model.state_dict(), path)`. */
-export function readPth(path: string): StateDict {
-  const value = loadPth(path);
+/**
+ * The state_dict (parameter and buffer names to tensors) saved by `torch.save(model.state_dict(), path)`,
+ * or, with { inertObjects: true }, extracted from a whole model saved by `torch.save(model, path)`.
+ */
+export function readPth(path: string, options: LoadOptions = {}): StateDict {
+  const value = loadPth(path, options);
+  if (value instanceof PyObject) return stateDictOf(value, path);
   if (!(value instanceof Map)) {
     throw new Error(`${path}: expected a state_dict (a dict of tensors); use loadPth to read other objects`);
   }
@@ -72,6 +81,38 @@ export function readPth(path: string): StateDict {
     }
   }
   return value as StateDict;
+}
+
+/**
+ * The state_dict of an nn.Module read as an inert PyObject: each module's parameters, then its
+ * persistent buffers, then its submodules', named by path ("layer1.0.conv1.weight") exactly as
+ * Module.state_dict() would name them.
+ */
+export function stateDictOf(module: unknown, file: string): StateDict {
+  const out: StateDict = new Map();
+  const visit = (m: unknown, prefix: string) => {
+    const what = prefix === '' ? 'the object' : `module '${prefix.slice(0, -1)}'`;
+    if (prefix.split('.').length > 100) throw new Error(`${file}: modules nest more than 100 deep (a cycle?)`);
+    const state = m instanceof PyObject ? m.state : undefined;
+    const [parameters, buffers, modules] = ['_parameters', '_buffers', '_modules'].map((k) =>
+      state instanceof Map ? state.get(k) : undefined,
+    );
+    if (!(parameters instanceof Map && buffers instanceof Map && modules instanceof Map)) {
+      throw new Error(`${file}: ${what} is not a pickled nn.Module (no _parameters, _buffers and _modules)`);
+    }
+    const nonPersistent = (state as Map<unknown, unknown>).get('_non_persistent_buffers_set');
+    const add = (name: string, t: unknown) => {
+      if (!isRawTensor(t)) throw new Error(`${file}: '${prefix}${name}' is not a tensor`);
+      out.set(prefix + name, t);
+    };
+    for (const [name, t] of parameters) if (t !== null) add(name, t);
+    for (const [name, t] of buffers) {
+      if (t !== null && !(nonPersistent instanceof Set && nonPersistent.has(name))) add(name, t);
+    }
+    for (const [name, child] of modules) if (child !== null) visit(child, `${prefix}${name}.`);
+  };
+  visit(module, '');
+  return out;
 }
 
 /**
@@ -88,7 +129,7 @@ export function writePth(path: string, value: unknown): void {
     ...storages.map((data, i) => ({ name: `archive/data/${i}`, data })),
     { name: 'archive/version', data: Buffer.from('3\n') },
   ];
-  writeFileAtomic(path, (fd) => writeZip(fd, entries));
+  writeFileAtomic(path, (append) => writeZip(append, entries));
 }
 
 function startsWithZipMagic(path: string): boolean {

@@ -2,8 +2,8 @@
 // header length N, N bytes of JSON (padded with spaces to a multiple of 8) mapping each tensor name
 // to {dtype, shape, data_offsets: [begin, end]} relative to the data that follows, plus an optional
 // "__metadata__" of string pairs. The tensors' bytes must tile the data exactly: no gaps, no overlaps.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readAt, writeFileAtomic } from './file.js';
 import { type DType, type RawTensor, type StateDict, dtypeSize, numel } from './raw.js';
 
 const CODES: Record<string, DType> = {
@@ -21,7 +21,6 @@ const CODES: Record<string, DType> = {
 const CODE_OF = Object.fromEntries(Object.entries(CODES).map(([code, dtype]) => [dtype, code])) as Record<DType, string>;
 // The reference implementation's limit: a bigger header is a lie or an attack.
 const MAX_HEADER = 100_000_000;
-const IO_CHUNK = 1 << 30;
 
 export interface Safetensors {
   tensors: StateDict;
@@ -38,15 +37,7 @@ export function loadSafetensors(path: string): Safetensors {
   const fd = openSync(path, 'r');
   try {
     const fileSize = fstatSync(fd).size;
-    const read = (position: number, length: number): Uint8Array => {
-      const out = new Uint8Array(length);
-      for (let done = 0; done < length; ) {
-        const n = readSync(fd, out, done, Math.min(IO_CHUNK, length - done), position + done);
-        if (n === 0) throw new Error(`${path}: file ended early (it changed while being read?)`);
-        done += n;
-      }
-      return out;
-    };
+    const read = (position: number, length: number) => readAt(fd, position, length, path);
     if (fileSize < 8) throw new Error(`${path}: ${fileSize} bytes is too small for a safetensors file`);
     const headerLength = new DataView(read(0, 8).buffer).getBigUint64(0, true);
     if (headerLength > BigInt(Math.min(MAX_HEADER, fileSize - 8))) {
@@ -150,17 +141,10 @@ export function writeSafetensors(path: string, sd: StateDict, metadata?: Record<
   json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, ' ')]);
   const prefix = new Uint8Array(8);
   new DataView(prefix.buffer).setBigUint64(0, BigInt(json.length), true);
-  writeFileAtomic(path, (fd) => {
-    let position = 0;
-    const put = (bytes: Uint8Array) => {
-      for (let done = 0; done < bytes.length; ) {
-        done += writeSync(fd, bytes, done, Math.min(IO_CHUNK, bytes.length - done), position + done);
-      }
-      position += bytes.length;
-    };
-    put(prefix);
-    put(json);
-    for (const t of sd.values()) put(t.data);
+  writeFileAtomic(path, (append) => {
+    append(prefix);
+    append(json);
+    for (const t of sd.values()) append(t.data);
   });
 }
 

@@ -3,14 +3,44 @@
 // several tensors sharing one storage come back by materializing those views.
 import { type DType, type RawTensor, dtypeSize } from './raw.js';
 
+/** A typed storage class such as torch.FloatStorage: pickles name it to give a storage's dtype. */
+export class StorageType {
+  constructor(
+    readonly name: string,
+    readonly dtype: DType,
+  ) {}
+}
+
+/**
+ * A tensor's reference to its storage, the persistent id torch.save pickles:
+ * ('storage', torch.FloatStorage, key, location, numel) in zip files, plus a view (always None
+ * since PyTorch 0.4) in legacy ones. The location (cpu, cuda:0) does not matter for the bytes.
+ */
+export function storageRef(pid: unknown, file: string): { dtype: DType; key: string; numel: number } {
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || (pid.length !== 5 && pid.length !== 6)) {
+    throw new Error(`${file}: unexpected persistent id; expected ('storage', type, key, location, numel)`);
+  }
+  const [, type, key, , numel, view] = pid as unknown[];
+  if (!(type instanceof StorageType) || typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0) {
+    throw new Error(`${file}: malformed storage reference; expected a storage type, a string key and an element count`);
+  }
+  if (view != null) throw new Error(`${file}: storage '${key}': storage views (PyTorch before 0.4) are not supported`);
+  return { dtype: type.dtype, key, numel: numel as number };
+}
+
 export class Storage {
+  /** numel * dtypeSize bytes, little-endian, at a byteOffset that is a multiple of 8. */
+  readonly data: Uint8Array;
+
   constructor(
     readonly dtype: DType,
-    /** numel * dtypeSize bytes, little-endian. */
-    readonly data: Uint8Array,
+    data: Uint8Array,
     /** Names the storage in errors, e.g. "model.pth: storage 'archive/data/3'". */
     readonly name: string,
-  ) {}
+  ) {
+    // Tensors view this memory: keep typed-array views of them aligned.
+    this.data = data.byteOffset % 8 === 0 ? data : new Uint8Array(data);
+  }
 }
 
 // A view larger than its storage (stride 0, as left by expand()) is materialized only up to this,
@@ -68,8 +98,7 @@ function gather(
 ): Uint8Array {
   const wordSize = Math.min(es, 4);
   const k = es / wordSize;
-  const aligned = bytes.byteOffset % wordSize === 0 ? bytes : bytes.slice();
-  const src = words(aligned, wordSize);
+  const src = words(bytes, wordSize);
   const out = new Uint8Array(n * es);
   const dst = words(out, wordSize);
   const last = size.length - 1;

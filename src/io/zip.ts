@@ -1,8 +1,9 @@
 // A minimal zip archive reader and writer: what PyTorch's `.pth` files need, nothing more.
 // The reader trusts nothing in the file: every offset and length is checked against the file's
 // real size before anything is read or allocated, and every entry's CRC-32 is verified.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { crc32, inflateRawSync } from 'node:zlib';
+import { readAt } from './file.js';
 
 const LOCAL_HEADER = 0x04034b50;
 const CENTRAL_HEADER = 0x02014b50;
@@ -17,8 +18,6 @@ const U32_MAX = 0xffffffff;
 const U16_MAX = 0xffff;
 // Deflate cannot expand data by more than 1032:1, so a larger declared size is a lie.
 const MAX_DEFLATE_RATIO = 1032;
-// fs.readSync/writeSync move at most 2 GiB per call.
-const IO_CHUNK = 1 << 30;
 
 export interface ZipEntry {
   name: string;
@@ -100,14 +99,7 @@ export class ZipReader {
           `truncated or corrupt`,
       );
     }
-    const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, out, done, Math.min(IO_CHUNK, length - done), position + done);
-      if (n === 0) throw new Error(`${what}: file ended early (it changed while being read?)`);
-      done += n;
-    }
-    return out;
+    return readAt(this.fd, position, length, this.file);
   }
 
   private findCentralDirectory(): { offset: number; size: number; count: number } {
@@ -264,17 +256,14 @@ export interface ZipInput {
 }
 
 /**
- * Writes a zip archive of stored (uncompressed) entries to `fd` from position 0, laid out like
+ * Writes a zip archive of stored (uncompressed) entries through `append`, laid out like
  * torch.save's: each entry's data 64-byte aligned, CRC-32 and sizes in the headers, and a zip64
  * end record (plus zip64 fields wherever a size or offset needs them).
  */
-export function writeZip(fd: number, entries: readonly ZipInput[]): void {
+export function writeZip(append: (bytes: Uint8Array) => void, entries: readonly ZipInput[]): void {
   let position = 0;
   const put = (bytes: Uint8Array) => {
-    let done = 0;
-    while (done < bytes.length) {
-      done += writeSync(fd, bytes, done, Math.min(IO_CHUNK, bytes.length - done), position + done);
-    }
+    append(bytes);
     position += bytes.length;
   };
   const central: Uint8Array[] = [];

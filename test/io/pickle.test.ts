@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { unpickle } from '../../src/io/pickle.js';
+import { PyObject, unpickle } from '../../src/io/pickle.js';
 import { encode, expected, fixture } from './helpers.js';
 
 const noPersistentIds = (): never => {
@@ -63,6 +63,27 @@ test('allowed callables check their arguments', () => {
   assert.throws(() => load(pk('\x80\x02N)R.')), /cannot call None/);
 });
 
+test('sets, Python 2 strings', () => {
+  assert.deepEqual(load(pk('\x80\x04\x8f(K\x01K\x02\x90.')), new Set([1, 2]));
+  assert.deepEqual(load(pk('\x80\x04(K\x01\x91.')), new Set([1]));
+  assert.deepEqual(load(pk('\x80\x02c__builtin__\nset\n]K\x03a\x85R.')), new Set([3]));
+  assert.deepEqual(load(pk('\x80\x02U\x02hiT\x03\x00\x00\x00abc\x86.')), ['hi', 'abc']);
+});
+
+test('inertObjects: other classes become inert records, and nothing runs', () => {
+  // NEWOBJ of mymodel.Net with no arguments, then BUILD with its __dict__, as protocol 2 pickles objects.
+  const bytes = pk('\x80\x02cmymodel\nNet\n)\x81}X\x01\x00\x00\x00aK\x07sb.');
+  assert.throws(() => load(bytes), /refusing global 'mymodel\.Net' in test\.pkl: .*\{ inertObjects: true \}/);
+  const value = unpickle(Uint8Array.from(bytes), { source: 'x', persistentLoad: noPersistentIds, inertObjects: true }).value;
+  assert.ok(value instanceof PyObject);
+  assert.equal(value.className, 'mymodel.Net');
+  assert.deepEqual(value.state, new Map([['a', 7]]));
+  const call = unpickle(readFileSync(fixture('malicious_p2.pkl')), { source: 'x', persistentLoad: noPersistentIds, inertObjects: true });
+  const payload = (call.value as Map<string, PyObject>).get('payload')!;
+  assert.equal(payload.className, 'posix.system');
+  assert.match(String(payload.args[0]), /^touch \/tmp\/PWNED/);
+});
+
 test('persistent ids go to the caller', () => {
   const seen: unknown[] = [];
   const value = load(pk('\x80\x02X\x03\x00\x00\x00abcQ.'), (pid) => (seen.push(pid), 42));
@@ -73,7 +94,7 @@ test('persistent ids go to the caller', () => {
 test('corrupt pickles give clear errors naming the source and offset', () => {
   const cases: [number[], RegExp][] = [
     [pk('\x80\x02\xff'), /test\.pkl: pickle opcode at byte 2: unknown opcode 0xff/],
-    [pk('\x80\x02\x8f.'), /opcode EMPTY_SET \(0x8f\) is not supported/],
+    [pk('\x80\x02\x82\x01.'), /opcode EXT1 \(0x82\) is not supported/],
     [pk('\x80\x02I01\n.'), /opcode INT \(0x49\) is not supported/],
     [pk('\x80\x06N.'), /pickle protocol 6 is newer than 5/],
     [pk('\x80\x02t.'), /no MARK to pop to/],

@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { loadPth, readPth, writePth } from '../../src/io/pth.js';
+import { PyObject } from '../../src/io/pickle.js';
+import { loadPth, readPth, stateDictOf, writePth } from '../../src/io/pth.js';
 import { type RawTensor, type StateDict, DTYPES, dtypeSize, numel } from '../../src/io/raw.js';
 import { encode, expected, fixture, noTorch, runScript, tempDir } from './helpers.js';
 
@@ -19,6 +20,30 @@ test('reads deflated and zip64 archives of the same entries', () => {
   for (const name of ['dtypes_deflated.pth', 'dtypes_zip64.pth']) {
     assert.deepEqual(encode(readPth(fixture(name))), expected('dtypes'), name);
   }
+});
+
+test('reads the legacy (pre-1.6) format', () => {
+  assert.deepEqual(encode(readPth(fixture('views_legacy.pth'))), expected('views'));
+  assert.deepEqual(encode(loadPth(fixture('checkpoint_legacy.pth'))), expected('checkpoint'));
+  const sd = readPth(fixture('views_legacy.pth'));
+  assert.equal(sd.get('row')!.data.buffer, sd.get('base')!.data.buffer);
+});
+
+test('whole pickled models: refused by default, weights extracted from inert records on request', () => {
+  for (const name of ['model.pth', 'model_legacy.pth']) {
+    assert.throws(() => readPth(fixture(name)), /refusing global 'torch\.nn\.modules\.container\.Sequential'.*inertObjects/);
+    const sd = readPth(fixture(name), { inertObjects: true });
+    assert.deepEqual(encode(sd), expected('model'), name);
+    assert.ok(!sd.has('3.scratch'), 'non-persistent buffers are not part of a state_dict');
+  }
+});
+
+test("the SpotTune authors' checkpoint layout: {net, agent} models as PyTorch 0.4 pickled them", () => {
+  const checkpoint = loadPth(fixture('spottune_style.pth'), { inertObjects: true }) as Map<string, PyObject>;
+  assert.equal(checkpoint.get('net')!.className, 'spottune_models.ResNet');
+  const models = new Map([...checkpoint].map(([k, m]) => [k, stateDictOf(m, 'spottune_style.pth')]));
+  assert.deepEqual(encode(models), expected('spottune_style'));
+  assert.throws(() => stateDictOf(new Map(), 'x.pth'), /x\.pth: the object is not a pickled nn\.Module/);
 });
 
 test('views of one storage: shared memory where contiguous, copies where strided', () => {
@@ -47,6 +72,10 @@ test('refuses a malicious pickle by name, and nothing runs', () => {
       assert.match(e.message, /^refusing global 'posix\.system' in .*malicious(_p4)?\.pth: only tensors/);
       return true;
     });
+    // Read as inert records, the call is only a record of itself.
+    const inert = loadPth(path, { inertObjects: true }) as Map<string, PyObject>;
+    assert.equal(inert.get('payload')!.className, 'posix.system');
+    assert.throws(() => readPth(path, { inertObjects: true }), /entry 'payload' is not a tensor/);
   }
   assert.ok(!existsSync(pwned), 'the payload ran');
 });
@@ -94,27 +123,26 @@ test('the writer names what it cannot save', () => {
   assert.ok(!existsSync(out));
 });
 
-test('corrupt files: every truncation and many bit flips fail with the file named, or read', () => {
-  const original = readFileSync(fixture('views.pth'));
-  const path = join(dir, 'corrupt.pth');
-  const check = (bytes: Uint8Array, what: string) => {
-    writeFileSync(path, bytes);
-    try {
-      loadPth(path);
-    } catch (e) {
-      assert.ok(e instanceof Error && e.message.includes(path), `${what}: ${String(e)}`);
+for (const name of ['views.pth', 'views_legacy.pth']) {
+  test(`corrupt ${name}: every truncation and bit flip fails with the file named, or reads`, () => {
+    const original = readFileSync(fixture(name));
+    const path = join(dir, `corrupt_${name}`);
+    for (let n = 0; n < original.length; n += 3) {
+      writeFileSync(path, original.subarray(0, n));
+      assert.throws(() => loadPth(path), (e: Error) => e.message.includes(path), `truncated to ${n}`);
     }
-  };
-  for (let n = 0; n < original.length; n += 3) {
-    writeFileSync(path, original.subarray(0, n));
-    assert.throws(() => loadPth(path), (e: Error) => e.message.includes(path), `truncated to ${n}`);
-  }
-  for (let i = 0; i < original.length; i++) {
-    const flipped = Uint8Array.from(original);
-    flipped[i] ^= 1 << i % 8;
-    check(flipped, `bit ${i % 8} of byte ${i}`);
-  }
-});
+    for (let i = 0; i < original.length; i++) {
+      const flipped = Uint8Array.from(original);
+      flipped[i] ^= 1 << i % 8;
+      writeFileSync(path, flipped);
+      try {
+        loadPth(path, { inertObjects: true });
+      } catch (e) {
+        assert.ok(e instanceof Error && e.message.includes(path), `bit ${i % 8} of byte ${i}: ${String(e)}`);
+      }
+    }
+  });
+}
 
 test('a flipped bit in tensor data is caught by the CRC', () => {
   const original = readFileSync(fixture('dtypes.pth'));
