@@ -36,6 +36,8 @@ export interface Task {
   channels: 1 | 3;
   trainTransform: Pipeline;
   evalTransform: Pipeline;
+  /** For images from elsewhere (spottune predict): resized and cropped to what the network expects. */
+  fileTransform: Pipeline;
 }
 
 const GREY = { channels: 1 as const, mean: [0.5], std: [0.5] };
@@ -45,6 +47,7 @@ function greyTask(name: string, train: Dataset, test: Dataset, nativeSize = 28):
     name, train, test, classes: train.classes, channels: 1,
     trainTransform: compose({ ...GREY, steps: [...fit, randomCrop(28, { padding: 2 })] }),
     evalTransform: compose({ ...GREY, steps: fit }),
+    fileTransform: compose({ ...GREY, steps: [resize(28), centerCrop(28)] }),
   };
 }
 
@@ -54,6 +57,7 @@ function naturalTask(name: string, train: Dataset, test: Dataset, size: number):
     name, train, test, classes: train.classes, channels: 3,
     trainTransform: compose({ ...norm, steps: [randomResizedCrop(size), randomHorizontalFlip()] }),
     evalTransform: compose({ ...norm, steps: [resize(Math.round((size * 256) / 224)), centerCrop(size)] }),
+    fileTransform: compose({ ...norm, steps: [resize(Math.round((size * 256) / 224)), centerCrop(size)] }),
   };
 }
 

@@ -1,0 +1,116 @@
+// What the CLI's commands do; main.ts only parses flags. Loaded lazily (it loads libtorch).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { writeWeights } from '../io/tensors.js';
+import { Rng } from '../data/rng.js';
+import { DataLoader } from '../data/index.js';
+import { listStrategies } from '../spottune/index.js';
+import type { SpotTuneModel, TrainModel } from '../spottune/index.js';
+import { buildRun, evaluate, train, type RunResult } from '../train/engine.js';
+import { makeConfig, validateConfig, type TrainConfig } from '../train/config.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import type { Task } from '../train/task.js';
+import { Progress } from './progress.js';
+
+export interface OutputOptions {
+  quiet?: boolean;
+  json?: boolean;
+}
+
+function report(r: RunResult, o: OutputOptions, extra = ''): void {
+  if (o.json) {
+    console.log(JSON.stringify(r));
+    return;
+  }
+  console.log(`${r.method} on ${r.data}${r.perClass ? ` (${r.perClass}/class)` : ''}: test accuracy ${r.testAcc.toFixed(2)}% (top-5 ${r.testTop5.toFixed(2)}%), best ${r.bestTestAcc.toFixed(2)}% at epoch ${r.bestEpoch + 1}; ${r.trainSeconds.toFixed(1)} s of training${extra}`);
+  console.log(`fine-tune frequency per block: ${r.blockFreq.map((f) => f.toFixed(2)).join(' ')}`);
+}
+
+export async function trainCommand(partial: Partial<TrainConfig> & Pick<TrainConfig, 'method' | 'arch' | 'data'>, output: string, o: OutputOptions & { resume?: boolean }): Promise<RunResult> {
+  const config = makeConfig(partial);
+  const progress = new Progress(config.epochs, o.quiet === true || o.json === true);
+  const r = await train(config, output, { resume: o.resume, callbacks: { onBatchEnd: (b) => progress.batch(b), onEpochEnd: (m) => progress.epoch(m) } });
+  report(r, o, `; run in ${output}`);
+  return r;
+}
+
+/** Trains a source model from scratch and writes its weights to output/weights.safetensors. */
+export async function pretrainCommand(partial: Partial<TrainConfig> & Pick<TrainConfig, 'arch' | 'data'>, output: string, o: OutputOptions & { resume?: boolean }): Promise<string> {
+  await trainCommand({ ...partial, method: 'scratch' }, output, { ...o, json: false, quiet: o.quiet || o.json });
+  const weights = join(output, 'weights.safetensors');
+  torch.tidy(() => {
+    const ck = loadCheckpoint(join(output, 'last.pth'));
+    writeWeights(weights, ck.get('model') as Map<string, Tensor>);
+  });
+  if (o.json) console.log(JSON.stringify({ weights }));
+  else console.log(`source weights: ${weights}`);
+  return weights;
+}
+
+export interface LoadedRun {
+  config: TrainConfig;
+  task: Task;
+  model: TrainModel;
+}
+
+/** Rebuilds a trained run's model from its folder (config.json + best.pth or last.pth). */
+export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', override: Partial<TrainConfig['strategy']> = {}): LoadedRun {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`${dir} is not a run folder (no config.json)`);
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as TrainConfig;
+  config.strategy = { ...config.strategy, ...override };
+  validateConfig(config);
+  const ckPath = join(dir, `${checkpoint}.pth`);
+  if (!existsSync(ckPath)) throw new Error(`${ckPath} not found: has the run finished an epoch?`);
+  const { task, model } = buildRun(config, { forLoading: true });
+  torch.tidy(() => {
+    const ck = loadCheckpoint(ckPath);
+    model.module.loadStateDict(ck.get('model') as Map<string, Tensor>);
+  });
+  return { config, task, model };
+}
+
+export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last'; routing?: string; routed?: boolean }): Promise<void> {
+  const override: Partial<TrainConfig['strategy']> = {};
+  if (o.routing) override.evalRouting = o.routing as TrainConfig['strategy']['evalRouting'];
+  if (o.routed !== undefined) override.routed = o.routed;
+  const { config, task, model } = loadRun(dir, o.checkpoint ?? 'best', override);
+  const t0 = performance.now();
+  const r = await evaluate(model, new DataLoader(task.test, task.evalTransform, { batchSize: 128 }), task.classes.length);
+  const seconds = (performance.now() - t0) / 1000;
+  const out = { run: dir, method: config.method, data: config.data, routing: config.strategy.evalRouting, testAcc: r.acc, testTop5: r.top5, blockFreq: r.blockFreq, images: task.test.length, seconds };
+  if (o.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`${config.method} on ${config.data} (${o.checkpoint ?? 'best'} checkpoint, routing ${config.strategy.evalRouting}): test accuracy ${r.acc.toFixed(2)}% (top-5 ${r.top5.toFixed(2)}%) on ${task.test.length} images in ${seconds.toFixed(1)} s`);
+    console.log(`fine-tune frequency per block: ${r.blockFreq.map((f) => f.toFixed(2)).join(' ')}`);
+  }
+  model.dispose();
+}
+
+export async function predictCommand(images: string[], dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last' }): Promise<void> {
+  for (const f of images) if (!existsSync(f)) throw new Error(`image not found: ${f}`);
+  const { task, model } = loadRun(dir, o.checkpoint ?? 'best');
+  model.setTraining(false);
+  const rows: { image: string; class: string; confidence: number; policy: number[] }[] = [];
+  for (const image of images) {
+    const chw = await task.fileTransform({ kind: 'file', path: image }, new Rng(0));
+    torch.tidy(() => {
+      const x = torch.tensor(chw.data, { shape: [1, chw.channels, chw.height, chw.width] });
+      const out = model.forwardEval(x);
+      const p = out.logits.softmax(1);
+      const k = p.argmax(1).item();
+      rows.push({ image, class: task.classes[k], confidence: p.select(1, k).item(), policy: out.decisions.toArray() });
+    });
+  }
+  if (o.json) console.log(JSON.stringify(rows));
+  else for (const r of rows) console.log(`${r.image}: ${r.class} (${(100 * r.confidence).toFixed(1)}%)  policy ${r.policy.map((d) => (d > 0.5 ? 'F' : '·')).join('')}  (F = fine-tuned block, · = frozen)`);
+  model.dispose();
+}
+
+export function methodsCommand(): void {
+  for (const s of listStrategies()) console.log(`${s.name.padEnd(20)} ${s.summary}`);
+}
+
+export type { SpotTuneModel };

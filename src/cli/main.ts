@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// The `spottune` command. Flags are parsed here; the work is in commands.ts, imported only
+// when a command runs, so `spottune --help` never loads libtorch.
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}"`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}"`);
+  return n;
+};
+const ints = (name: string) => (v: string) => v.split(',').filter(Boolean).map(int(name));
+
+/** Flags shared by train and pretrain, mapped to TrainConfig fields. */
+function trainFlags(c: Command): Command {
+  return c
+    .option('--arch <name>', 'resnet18|34|50|101|152 (torchvision) or resnet26|38 (Rebuffi)', 'resnet26')
+    .option('--width <x>', 'channel multiplier of resnet26/38', num('--width'))
+    .requiredOption('--data <spec>', 'fashion-mnist, digits, glyphs, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name>, list:<root>:<train>:<test>')
+    .option('--per-class <n>', 'low-data setting: n labelled training images per class', int('--per-class'))
+    .option('--image-size <n>', 'input side for natural-image datasets', int('--image-size'))
+    .option('--epochs <n>', 'epochs', int('--epochs'), 30)
+    .option('--batch-size <n>', 'batch size', int('--batch-size'), 64)
+    .option('--lr <x>', 'learning rate of the network', num('--lr'), 0.1)
+    .option('--momentum <x>', 'SGD momentum', num('--momentum'), 0.9)
+    .option('--weight-decay <x>', 'weight decay of the network', num('--weight-decay'), 5e-4)
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['multistep', 'cosine', 'constant']).default('multistep'))
+    .option('--milestones <list>', 'multistep epochs (default: the reference code\'s 40/60/80 of 110, scaled)', ints('--milestones'))
+    .option('--gamma <x>', 'multistep factor', num('--gamma'), 0.1)
+    .option('--warmup-epochs <n>', 'linear warm-up epochs', int('--warmup-epochs'), 0)
+    .option('--label-smoothing <x>', 'cross-entropy label smoothing', num('--label-smoothing'), 0)
+    .option('--seed <n>', 'seed of initialisation, data order, augmentation and sampling', int('--seed'), 0)
+    .option('--skip-nonfinite', 'skip batches whose loss is NaN/Inf instead of stopping')
+    .option('--threads <n>', 'libtorch threads (default: all cores)', int('--threads'))
+    .option('--resume', 'continue an interrupted run from <output>/last.pth')
+    .option('--quiet', 'no progress output')
+    .option('--json', 'print the result as JSON');
+}
+
+type Flags = Record<string, unknown>;
+function configFrom(f: Flags) {
+  return {
+    arch: f.arch as string, width: f.width as number | undefined, data: f.data as string, perClass: f.perClass as number | undefined,
+    imageSize: f.imageSize as number | undefined, epochs: f.epochs as number, batchSize: f.batchSize as number, lr: f.lr as number,
+    momentum: f.momentum as number, weightDecay: f.weightDecay as number, schedule: f.schedule as 'multistep', milestones: f.milestones as number[] | undefined,
+    gamma: f.gamma as number, warmupEpochs: f.warmupEpochs as number, labelSmoothing: f.labelSmoothing as number, seed: f.seed as number,
+    skipNonFinite: f.skipNonfinite === true,
+  };
+}
+
+function setThreads(f: Flags): void {
+  if (f.threads !== undefined) process.env.SPOTTUNE_THREADS = String(f.threads);
+}
+
+const program = new Command()
+  .name('spottune')
+  .description('SpotTune (adaptive fine-tuning, CVPR 2019) and its baselines, on libtorch')
+  .showHelpAfterError();
+
+trainFlags(program.command('pretrain').description('train a source model from scratch and save its weights (e.g. on Fashion-MNIST)'))
+  .requiredOption('--output <dir>', 'run folder; weights go to <dir>/weights.safetensors')
+  .action(async (f: Flags) => {
+    setThreads(f);
+    const { pretrainCommand } = await import('./commands.js');
+    const c = configFrom(f);
+    await pretrainCommand({ ...c, milestones: c.milestones }, f.output as string, { quiet: f.quiet === true, json: f.json === true, resume: f.resume === true });
+  });
+
+trainFlags(program.command('train').description('fine-tune with a method (SpotTune or a baseline) on a target dataset'))
+  .requiredOption('--method <name>', 'spottune, spottune-global-k, spottune-finetuned, finetune, feature-extractor, stochastic, last-1|2|3, random-policy, l2sp, finetune-deeper, scratch (see: spottune methods)')
+  .option('--weights <file>', 'pre-trained source weights (.pth from torch.save, or .safetensors)')
+  .option('--deeper-arch <name>', 'architecture of finetune-deeper')
+  .option('--deeper-weights <file>', 'weights of finetune-deeper')
+  .option('--lr-agent <x>', 'learning rate of the policy network', num('--lr-agent'), 0.01)
+  .option('--weight-decay-agent <x>', 'weight decay of the policy network', num('--weight-decay-agent'), 1e-3)
+  .option('--tau <x>', 'Gumbel-softmax temperature', num('--tau'), 5)
+  .option('--tau-anneal <rate,min>', 'anneal τ as τ·exp(−rate·epoch), not below min')
+  .option('--k <n>', 'Global-k: blocks to fine-tune on average', num('--k'), 4)
+  .option('--lambda1 <x>', 'Global-k: weight of (Σv − k)²', num('--lambda1'), 0.1)
+  .option('--lambda2 <x>', 'Global-k: weight of the entropy term', num('--lambda2'), 0.1)
+  .option('--l2sp-alpha <x>', 'L2-SP: pull toward the pre-trained weights', num('--l2sp-alpha'), 0.01)
+  .option('--l2sp-beta <x>', 'L2-SP: decay of the new head', num('--l2sp-beta'), 0.01)
+  .addOption(new Option('--l2sp-scope <which>', 'L2-SP: every backbone tensor, or conv/linear weights only').choices(['all', 'weights']).default('all'))
+  .addOption(new Option('--frozen-bn <mode>', 'batch norm of the frozen blocks: train (reference code) or eval').choices(['train', 'eval']).default('train'))
+  .addOption(new Option('--eval-routing <mode>', 'decisions at evaluation').choices(['argmax', 'sample', 'finetuned', 'frozen']).default('argmax'))
+  .option('--agent-width <x>', 'channel multiplier of the policy network', num('--agent-width'), 1)
+  .option('--agent-input-size <n>', 'resize images to this size for the policy network', int('--agent-input-size'))
+  .option('--output <dir>', 'run folder (default runs/<method>-<data>-s<seed>)')
+  .action(async (f: Flags) => {
+    setThreads(f);
+    const { trainCommand } = await import('./commands.js');
+    let tauAnneal: { rate: number; min: number } | undefined;
+    if (f.tauAnneal) {
+      const [rate, min] = String(f.tauAnneal).split(',').map(Number);
+      if (!(rate >= 0) || !(min > 0)) throw new InvalidArgumentError('--tau-anneal expects <rate>,<min>, e.g. 0.05,0.5');
+      tauAnneal = { rate, min };
+    }
+    const output = (f.output as string | undefined) ?? `runs/${f.method}-${String(f.data).replace(/[:/]/g, '_')}-s${f.seed}`;
+    await trainCommand({
+      ...configFrom(f),
+      method: f.method as string, weights: f.weights as string | undefined, deeperArch: f.deeperArch as string | undefined, deeperWeights: f.deeperWeights as string | undefined,
+      lrAgent: f.lrAgent as number, weightDecayAgent: f.weightDecayAgent as number,
+      strategy: {
+        tau: f.tau as number, tauAnneal, globalK: { k: f.k as number, lambda1: f.lambda1 as number, lambda2: f.lambda2 as number },
+        l2sp: { alpha: f.l2spAlpha as number, beta: f.l2spBeta as number, scope: f.l2spScope as 'all' }, frozenBn: f.frozenBn as 'train',
+        evalRouting: f.evalRouting as 'argmax', routed: true, agentWidth: f.agentWidth as number, agentInputSize: f.agentInputSize as number | undefined,
+      },
+    }, output, { quiet: f.quiet === true, json: f.json === true, resume: f.resume === true });
+  });
+
+program.command('eval')
+  .description('evaluate a trained run on its test set')
+  .argument('<run>', 'run folder')
+  .addOption(new Option('--checkpoint <which>', 'which checkpoint').choices(['best', 'last']).default('best'))
+  .addOption(new Option('--routing <mode>', 'decisions: argmax, sample (the reference code), finetuned (only fine-tuned blocks), frozen').choices(['argmax', 'sample', 'finetuned', 'frozen']))
+  .option('--no-routed', 'compute both branches of every block instead of only the chosen one')
+  .option('--json', 'print JSON')
+  .action(async (run: string, f: Flags) => {
+    const { evalCommand } = await import('./commands.js');
+    await evalCommand(run, { checkpoint: f.checkpoint as 'best', routing: f.routing as string | undefined, routed: f.routed as boolean, json: f.json === true });
+  });
+
+program.command('predict')
+  .description('classify images with a trained run, showing the per-block policy')
+  .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
+  .requiredOption('--run <dir>', 'run folder')
+  .addOption(new Option('--checkpoint <which>', 'which checkpoint').choices(['best', 'last']).default('best'))
+  .option('--json', 'print JSON')
+  .action(async (images: string[], f: Flags) => {
+    const { predictCommand } = await import('./commands.js');
+    await predictCommand(images, f.run as string, { checkpoint: f.checkpoint as 'best', json: f.json === true });
+  });
+
+program.command('methods')
+  .description('list the methods (SpotTune and the baselines)')
+  .action(async () => (await import('./commands.js')).methodsCommand());
+
+program.parseAsync().catch((e: Error) => {
+  process.stderr.write(`spottune: ${e.message}\n`);
+  process.exit(1);
+});
