@@ -1,8 +1,10 @@
 // Data-layer throughput: decode + augment + batch, in images/s, through the DataLoader.
 //   1. 500×375 JPEGs (generated here) → RandomResizedCrop(224) + flip + normalize, batch 32.
 //   2. Fashion-MNIST (Debian's files) → pad 4 + RandomCrop(28) + flip + normalize, batch 128.
-// Also reports the main thread's event-loop utilisation: the share of time the loader keeps the
-// main thread busy (the rest is free for compute). Run: node --import tsx bench/data.ts
+// Also reports the process's CPU time per image (all threads; steadier than images/s when other
+// work shares the cores) and the main thread's event-loop utilisation: the share of time the
+// loader keeps the main thread busy (the rest is free for compute).
+// Run: node --import tsx bench/data.ts
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,14 +44,17 @@ async function measure(name: string, ds: Dataset, pipeline: Pipeline, batchSize:
   const loader = new DataLoader(ds, pipeline, { batchSize, shuffle: true, seed: 0, concurrency });
   for await (const _ of loader.epoch(0)); // warm-up: file cache, JIT
   const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let images = 0;
   for await (const batch of loader.epoch(1)) images += batch.shape[0];
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0).utilization;
   console.log(
-    `${name.padEnd(44)} concurrency ${String(loader.concurrency).padStart(2)}: ` +
-      `${(images / seconds).toFixed(0).padStart(6)} images/s, main thread busy ${(100 * elu).toFixed(0)}%`,
+    `${name.padEnd(46)} concurrency ${String(loader.concurrency).padStart(2)}: ` +
+      `${(images / seconds).toFixed(0).padStart(6)} images/s, ` +
+      `CPU ${((cpu.user + cpu.system) / 1000 / images).toFixed(3)} ms/image, main thread busy ${(100 * elu).toFixed(0)}%`,
   );
 }
 
