@@ -63,27 +63,26 @@ const STORAGE_TYPES: [string, DType][] = [
   ['BoolStorage', 'bool'],
 ];
 
+const allow = (name: string, call: PyCallable['call']): [string, PyCallable] => [name, new PyCallable(name, call)];
+
 const ALLOWED = new Map<string, PyCallable | StorageType>([
   ...STORAGE_TYPES.map(([name, dtype]): [string, StorageType] => [`torch.${name}`, new StorageType(`torch.${name}`, dtype)]),
-  ['collections.OrderedDict', new PyCallable('collections.OrderedDict', orderedDict)],
-  ['torch._utils._rebuild_tensor_v2', new PyCallable('torch._utils._rebuild_tensor_v2', rebuildTensor)],
-  ['torch._utils._rebuild_parameter', new PyCallable('torch._utils._rebuild_parameter', rebuildParameter)],
+  allow('collections.OrderedDict', orderedDict),
+  allow('torch._utils._rebuild_tensor_v2', rebuildTensor),
+  allow('torch._utils._rebuild_parameter', rebuildParameter),
+  allow('torch._utils._rebuild_parameter_with_state', rebuildParameter),
   // PyTorch 0.4 pickled a Parameter as Parameter(tensor, requires_grad).
-  ['torch.nn.parameter.Parameter', new PyCallable('torch.nn.parameter.Parameter', rebuildParameter)],
-  [
-    'torch._utils._rebuild_parameter_with_state',
-    new PyCallable('torch._utils._rebuild_parameter_with_state', rebuildParameter),
-  ],
+  allow('torch.nn.parameter.Parameter', rebuildParameter),
   // Protocol 2 has no bytes opcode: Python 3 pickles bytes as _codecs.encode(text, 'latin1'),
   // and empty bytes as bytes().
-  ['_codecs.encode', new PyCallable('_codecs.encode', encodeLatin1)],
-  ['__builtin__.bytes', new PyCallable('__builtin__.bytes', emptyBytes)],
-  ['builtins.bytes', new PyCallable('builtins.bytes', emptyBytes)],
-  // Protocols 2 and 3 have no set opcodes either: set([...]). nn.Module keeps one since PyTorch 1.6.
-  ['__builtin__.set', new PyCallable('__builtin__.set', set)],
-  ['builtins.set', new PyCallable('builtins.set', set)],
-  ['__builtin__.frozenset', new PyCallable('__builtin__.frozenset', set)],
-  ['builtins.frozenset', new PyCallable('builtins.frozenset', set)],
+  allow('_codecs.encode', encodeLatin1),
+  allow('__builtin__.bytes', emptyBytes),
+  allow('builtins.bytes', emptyBytes),
+  // Nor set opcodes: set([...]). An nn.Module holds one since PyTorch 1.6.
+  allow('__builtin__.set', set),
+  allow('builtins.set', set),
+  allow('__builtin__.frozenset', set),
+  allow('builtins.frozenset', set),
 ]);
 
 // OrderedDict() or, from Python 2 era files, OrderedDict([[key, value], ...]).

@@ -6,6 +6,9 @@
 // JS values map back to Python as the unpickler maps them forward: Map -> OrderedDict,
 // plain object -> dict, array -> list, frozen array -> tuple, integral number or bigint -> int,
 // other number -> float, string -> str, Uint8Array -> bytes, null/undefined -> None, boolean -> bool.
+// (So a float with an integral value, such as 1.0, is saved as the int 1.)
+// Like Python's pickler, an object met twice is written once and then referred to, so a tensor
+// shared by two entries is still one tensor in PyTorch.
 import { type DType, type RawTensor, dtypeSize, isRawTensor, numel } from './raw.js';
 
 const STORAGE_CLASS: Record<DType, string> = {
@@ -30,19 +33,36 @@ const BATCH = 1000;
 export function pickleForTorch(value: unknown, file: string): { pickle: Uint8Array; storages: Uint8Array[] } {
   const out = new ByteWriter();
   const storages: Uint8Array[] = [];
-  const memo = new Map<string, number>(); // globals written once, then fetched by memo index
+  // Objects (by identity) and globals (by "module\nname\n") already written, to their memo index.
+  const memo = new Map<unknown, number>();
+  const remember = (key: unknown) => {
+    const index = memo.size;
+    memo.set(key, index);
+    if (index < 0x100) {
+      out.op(0x71, index); // BINPUT
+    } else {
+      out.op(0x72); // LONG_BINPUT
+      out.u32(index);
+    }
+  };
+  const recall = (key: unknown): boolean => {
+    const index = memo.get(key);
+    if (index === undefined) return false;
+    if (index < 0x100) {
+      out.op(0x68, index); // BINGET
+    } else {
+      out.op(0x6a); // LONG_BINGET
+      out.u32(index);
+    }
+    return true;
+  };
 
   const global = (module: string, name: string) => {
     const key = `${module}\n${name}\n`;
-    const index = memo.get(key);
-    if (index !== undefined) {
-      out.op(0x68, index); // BINGET
-    } else {
-      out.op(0x63); // GLOBAL
-      out.bytes(Buffer.from(key, 'utf8'));
-      memo.set(key, memo.size);
-      out.op(0x71, memo.size - 1); // BINPUT
-    }
+    if (recall(key)) return;
+    out.op(0x63); // GLOBAL
+    out.bytes(Buffer.from(key, 'utf8'));
+    remember(key);
   };
   const int = (v: number | bigint) => {
     if (typeof v === 'number' && v >= 0 && v < 0x100) {
@@ -55,7 +75,8 @@ export function pickleForTorch(value: unknown, file: string): { pickle: Uint8Arr
       out.i32(v);
     } else {
       const bytes = twosComplement(BigInt(v));
-      out.op(0x8a, bytes.length); // LONG1 (up to 255 bytes: ints below 2^2039)
+      if (bytes.length > 0xff) throw new Error(`${file}: integer ${v} is too large to save`);
+      out.op(0x8a, bytes.length); // LONG1
       out.bytes(bytes);
     }
   };
@@ -73,6 +94,7 @@ export function pickleForTorch(value: unknown, file: string): { pickle: Uint8Arr
     if (items.length > 3) out.op(0x28); // MARK
     items.forEach((item, i) => write(item, `${path}[${i}]`, depth + 1));
     out.op(items.length > 3 ? 0x74 : 0x84 + items.length); // TUPLE or TUPLE1..3
+    remember(items);
   };
   const items = (entries: [unknown, unknown][], path: string, depth: number) => {
     for (let i = 0; i < entries.length; i += BATCH) {
@@ -108,7 +130,7 @@ export function pickleForTorch(value: unknown, file: string): { pickle: Uint8Arr
     out.op(0x51); // BINPERSID
     storages.push(t.data);
     int(0); // storage offset
-    tuple(t.shape, path, 0);
+    tuple([...t.shape], path, 0); // a copy: the shape array is not a value of its own
     tuple(strides, path, 0);
     out.op(0x89); // NEWFALSE: requires_grad
     global('collections', 'OrderedDict'); // backward hooks: none
@@ -116,6 +138,7 @@ export function pickleForTorch(value: unknown, file: string): { pickle: Uint8Arr
     out.op(0x52); // REDUCE
     out.op(0x74); // TUPLE
     out.op(0x52); // REDUCE
+    remember(t);
   };
   const write = (v: unknown, path: string, depth: number): void => {
     if (depth > MAX_DEPTH) throw new Error(`${file}: ${describe(path)} is nested more than ${MAX_DEPTH} deep (a cycle?)`);
@@ -128,15 +151,18 @@ export function pickleForTorch(value: unknown, file: string): { pickle: Uint8Arr
       return out.f64(v);
     }
     if (typeof v === 'string') return str(v);
+    if (recall(v)) return;
     if (isRawTensor(v)) return tensor(v, path);
     if (v instanceof Uint8Array) {
       out.op(0x42); // BINBYTES: protocol 3, which every Python 3 reads
       out.u32(v.length);
-      return out.bytes(v);
+      out.bytes(v);
+      return remember(v);
     }
     if (Array.isArray(v)) {
       if (Object.isFrozen(v)) return tuple(v, path, depth);
       out.op(0x5d); // EMPTY_LIST
+      remember(v); // before the items, so that a list may contain itself
       for (let i = 0; i < v.length; i += BATCH) {
         out.op(0x28); // MARK
         v.slice(i, i + BATCH).forEach((item, j) => write(item, `${path}[${i + j}]`, depth + 1));
@@ -148,11 +174,13 @@ export function pickleForTorch(value: unknown, file: string): { pickle: Uint8Arr
       global('collections', 'OrderedDict');
       out.op(0x29); // EMPTY_TUPLE
       out.op(0x52); // REDUCE
+      remember(v);
       return items([...v], path, depth);
     }
     const proto = typeof v === 'object' ? Object.getPrototypeOf(v) : undefined;
     if (proto === Object.prototype || proto === null) {
       out.op(0x7d); // EMPTY_DICT
+      remember(v);
       return items(Object.entries(v as object), path, depth);
     }
     throw new Error(

@@ -90,9 +90,13 @@ export function readPth(path: string, options: LoadOptions = {}): StateDict {
  */
 export function stateDictOf(module: unknown, file: string): StateDict {
   const out: StateDict = new Map();
+  let visits = 0;
   const visit = (m: unknown, prefix: string) => {
     const what = prefix === '' ? 'the object' : `module '${prefix.slice(0, -1)}'`;
     if (prefix.split('.').length > 100) throw new Error(`${file}: modules nest more than 100 deep (a cycle?)`);
+    // A submodule shared at several places appears at each, as in PyTorch; a file sharing them
+    // level after level would otherwise make this walk exponentially long.
+    if (++visits > 100_000) throw new Error(`${file}: more than 100000 modules (shared submodules nested repeatedly?)`);
     const state = m instanceof PyObject ? m.state : undefined;
     const [parameters, buffers, modules] = ['_parameters', '_buffers', '_modules'].map((k) =>
       state instanceof Map ? state.get(k) : undefined,

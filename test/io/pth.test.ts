@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import { PyObject } from '../../src/io/pickle.js';
 import { loadPth, readPth, stateDictOf, writePth } from '../../src/io/pth.js';
 import { type RawTensor, type StateDict, DTYPES, dtypeSize, numel } from '../../src/io/raw.js';
+import { ZipReader } from '../../src/io/zip.js';
 import { encode, expected, fixture, noTorch, runScript, tempDir } from './helpers.js';
 
 const dir = tempDir();
@@ -94,6 +95,23 @@ test('round trip pth -> pth is bit-exact, order kept', () => {
   assert.deepEqual(encode(loadPth(join(dir, 'checkpoint.pth'))), expected('checkpoint'));
 });
 
+test('shared objects stay shared: a tied tensor is saved once, a list may contain itself', () => {
+  const sd = readPth(fixture('views.pth'));
+  assert.equal(sd.get('tied_a'), sd.get('tied_b'));
+  const out = join(dir, 'shared.pth');
+  writePth(out, sd);
+  const back = readPth(out);
+  assert.equal(back.get('tied_a'), back.get('tied_b'));
+  const zip = ZipReader.open(out);
+  assert.equal([...zip.entries.keys()].filter((name) => name.startsWith('archive/data/')).length, sd.size - 1);
+  zip.close();
+  const cycle: unknown[] = [1];
+  cycle.push(cycle);
+  writePth(out, { cycle });
+  const list = (loadPth(out) as Map<string, unknown[]>).get('cycle')!;
+  assert.equal(list[1], list);
+});
+
 test('writes 64-byte aligned storages and no temporary file', () => {
   const out = join(dir, 'aligned.pth');
   writePth(out, new Map([['w', tensor('float32', [3], [1, 2, 3])]]));
@@ -116,9 +134,9 @@ test('a failed write leaves the old file untouched', () => {
 test('the writer names what it cannot save', () => {
   const out = join(dir, 'bad.pth');
   assert.throws(() => writePth(out, { a: [1, new Date(0)] }), /bad\.pth: 'a\[1\]' is Date, which cannot be saved/);
-  const cycle: unknown[] = [];
-  cycle.push(cycle);
-  assert.throws(() => writePth(out, cycle), /nested more than 1000 deep \(a cycle\?\)/);
+  let deep: unknown = 1;
+  for (let i = 0; i < 1001; i++) deep = [deep];
+  assert.throws(() => writePth(out, deep), /'\[0\]\[0\].*' is nested more than 1000 deep \(a cycle\?\)/);
   assert.throws(() => writePth(out, new Map([['w', { dtype: 'float32', shape: [-1], data: new Uint8Array(0) } as RawTensor]])), /shape \[-1\]/);
   assert.ok(!existsSync(out));
 });
