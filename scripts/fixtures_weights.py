@@ -305,6 +305,7 @@ def small_fixtures(out):
     with open(p('model.expected.json'), 'w') as f:
         json.dump(encode(model.state_dict()), f, indent=1)
     spottune_style(p('spottune_style.pth'))
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), p('torchscript.pt'))  # not a torch.save file
     tensors = every_dtype()
     del tensors['f32_special']
     tensors['views_transposed'] = views()['transposed']

@@ -33,14 +33,18 @@ function loadZipPth(path: string, options: LoadOptions): unknown {
   try {
     // Like PyTorch, take the archive's name from its first entry.
     const first = zip.entries.keys().next().value ?? '';
-    const pickleName = `${first.split('/')[0]}/data.pkl`;
+    const archive = first.split('/')[0];
+    const pickleName = `${archive}/data.pkl`;
     if (!first.includes('/') || !zip.entries.has(pickleName)) {
       throw new Error(`${path}: no ${pickleName} in the archive: not a torch.save file`);
+    }
+    if (zip.entries.has(`${archive}/constants.pkl`)) {
+      throw new Error(`${path}: a TorchScript archive (torch.jit.save), which is not supported; save a state_dict with torch.save`);
     }
     const storages = new Map<string, Storage>();
     const persistentLoad = (pid: unknown): Storage => {
       const { dtype, key, numel } = storageRef(pid, path);
-      const name = `${first.split('/')[0]}/data/${key}`;
+      const name = `${archive}/data/${key}`;
       const cached = storages.get(key);
       if (cached) {
         if (cached.dtype !== dtype) throw new Error(`${path}: storage '${name}' is used as both ${cached.dtype} and ${dtype}`);

@@ -64,9 +64,8 @@ export function viewTensor(storage: Storage, offset: number, size: readonly numb
   }
   const shape = [...size];
   if (n === 0) return { dtype: storage.dtype, shape, data: new Uint8Array(0) };
-  if (!Number.isSafeInteger(n) || last >= storageNumel) {
-    throw new Error(`${what}: reaches element ${last} of a storage holding ${storageNumel}`);
-  }
+  if (!Number.isSafeInteger(n)) throw new Error(`${what}: too many elements`);
+  if (last >= storageNumel) throw new Error(`${what}: reaches element ${last} of a storage holding ${storageNumel}`);
   if (isContiguous(size, stride)) {
     return { dtype: storage.dtype, shape, data: storage.data.subarray(offset * es, (offset + n) * es) };
   }

@@ -60,6 +60,11 @@ test('views of one storage: shared memory where contiguous, copies where strided
   for (const [key, tensor] of sd) assert.equal(tensor.data.byteOffset % dtypeSize(tensor.dtype), 0, key);
 });
 
+test('tells TorchScript archives and other files from torch.save files', () => {
+  assert.throws(() => loadPth(fixture('torchscript.pt')), /torchscript\.pt: a TorchScript archive \(torch\.jit\.save\), which is not supported/);
+  assert.throws(() => loadPth(fixture('plain_p2.pkl')), /plain_p2\.pkl: not a torch\.save file \(neither a zip archive nor the legacy format\)/);
+});
+
 test('readPth wants a state_dict and points to loadPth for other objects', () => {
   assert.throws(() => readPth(fixture('checkpoint.pth')), /checkpoint\.pth: expected a state_dict .* entry 'epoch' is not a tensor; use loadPth/);
 });
