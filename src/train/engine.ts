@@ -200,12 +200,6 @@ function writeJson(path: string, value: unknown): void {
   writeTextAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
 
-/** metrics.jsonl lines of epochs up to `lastEpoch` (a resumed run drops those after its checkpoint). */
-function metricsUpTo(path: string, lastEpoch: number): EpochMetrics[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochMetrics).filter((m) => m.epoch <= lastEpoch);
-}
-
 /** Trains a run into `output` (config.json, metrics.jsonl, last.pth, best.pth, result.json). */
 export async function train(config: TrainConfig, output: string, o: TrainOptions = {}): Promise<RunResult> {
   mkdirSync(output, { recursive: true });
@@ -230,7 +224,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   let history: EpochMetrics[] = [];
   if (o.resume && existsSync(lastPath)) {
     const ck = loadCheckpoint(lastPath);
-    const c = plain(ck) as { epoch: number; model: Map<string, Tensor> | Record<string, Tensor>; optimizers: OptimizerStateDict[]; schedulers: unknown[]; rng: Tensor; best: { acc: number; epoch: number } };
+    const c = plain(ck) as { epoch: number; model: Map<string, Tensor> | Record<string, Tensor>; optimizers: OptimizerStateDict[]; schedulers: unknown[]; rng: Tensor; best: { acc: number; epoch: number }; metrics: string };
     const sd = ck.get('model') as Map<string, Tensor>;
     model.module.loadStateDict(sd);
     c.optimizers.forEach((s, i) => opts[i].loadStateDict(s));
@@ -238,7 +232,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     torch.setRngState(c.rng);
     start = c.epoch + 1;
     best = c.best;
-    history = metricsUpTo(metricsPath, c.epoch);
+    history = JSON.parse(c.metrics) as EpochMetrics[];
     torch.dispose([sd, c]);
   }
   writeTextAtomic(metricsPath, history.map((m) => JSON.stringify(m) + '\n').join(''));
@@ -303,7 +297,8 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       seconds,
       skippedBatches: skipped,
     };
-    // Checkpoint first, then the metrics line: a crash in between leaves a line that resume rewrites.
+    // The checkpoint holds the metrics too: a crash before metrics.jsonl is rewritten loses nothing.
+    history.push(m);
     torch.tidy(() => {
       const state = {
         epoch,
@@ -312,11 +307,11 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
         schedulers: scheds.map((s) => s.stateDict()),
         rng: torch.getRngState(),
         best,
+        metrics: JSON.stringify(history),
       };
       saveCheckpoint(lastPath, state);
       if (best.epoch === epoch) saveCheckpoint(bestPath, { epoch, model: state.model });
     });
-    history.push(m);
     writeTextAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
     o.callbacks?.onEpochEnd?.(m);
   }
