@@ -40,12 +40,14 @@ export function loadLegacyPth(path: string, options: { inertObjects?: boolean })
   // and where it ends (the stand-ins' pages are never touched for contiguous tensors), then for real.
   const objectAt = pos;
   const used = new Map<string, { dtype: DType; numel: number; standIn: Storage }>();
+  let claimed = 0;
   next((pid) => {
     if (isModuleSource(pid)) return pid[1];
     const { dtype, key, numel } = storageRef(pid, path);
     const seen = used.get(key);
-    if (seen) return checkSame(seen.standIn, dtype, path);
-    if (numel * dtypeSize(dtype) > bytes.length) {
+    if (seen) return checkSame(seen.standIn, dtype);
+    claimed += numel * dtypeSize(dtype);
+    if (claimed > bytes.length) {
       throw new Error(`${path}: storage '${key}' claims ${numel} ${dtype} elements, more than the file holds`);
     }
     const standIn = new Storage(dtype, new Uint8Array(numel * dtypeSize(dtype)), `${path}: storage '${key}'`);
@@ -80,7 +82,7 @@ export function loadLegacyPth(path: string, options: { inertObjects?: boolean })
   return next((pid) => {
     if (isModuleSource(pid)) return pid[1];
     const { dtype, key } = storageRef(pid, path);
-    return checkSame(storages.get(key)!, dtype, path);
+    return checkSame(storages.get(key)!, dtype);
   });
 }
 
@@ -90,7 +92,7 @@ function isModuleSource(pid: unknown): pid is unknown[] {
   return Array.isArray(pid) && pid.length === 4 && pid[0] === 'module';
 }
 
-function checkSame(storage: Storage, dtype: DType, path: string): Storage {
+function checkSame(storage: Storage, dtype: DType): Storage {
   if (storage.dtype !== dtype) throw new Error(`${storage.name} is used as both ${storage.dtype} and ${dtype}`);
   return storage;
 }
