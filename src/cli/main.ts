@@ -34,6 +34,7 @@ function trainFlags(c: Command): Command {
     .option('--warmup-epochs <n>', 'linear warm-up epochs', int('--warmup-epochs'), 0)
     .option('--label-smoothing <x>', 'cross-entropy label smoothing', num('--label-smoothing'), 0)
     .option('--seed <n>', 'seed of initialisation, data order, augmentation and sampling', int('--seed'), 0)
+    .option('--eval-every <n>', 'evaluate on the test set every n epochs (and after the last)', int('--eval-every'), 1)
     .option('--skip-nonfinite', 'skip batches whose loss is NaN/Inf instead of stopping')
     .option('--threads <n>', 'libtorch threads (default: all cores)', int('--threads'))
     .option('--resume', 'continue an interrupted run from <output>/last.pth')
@@ -48,7 +49,7 @@ function configFrom(f: Flags) {
     imageSize: f.imageSize as number | undefined, epochs: f.epochs as number, batchSize: f.batchSize as number, lr: f.lr as number,
     momentum: f.momentum as number, weightDecay: f.weightDecay as number, schedule: f.schedule as 'multistep', milestones: f.milestones as number[] | undefined,
     gamma: f.gamma as number, warmupEpochs: f.warmupEpochs as number, labelSmoothing: f.labelSmoothing as number, seed: f.seed as number,
-    skipNonFinite: f.skipNonfinite === true,
+    evalEvery: f.evalEvery as number, skipNonFinite: f.skipNonfinite === true,
   };
 }
 

@@ -22,7 +22,9 @@ export class Progress {
 
   epoch(m: EpochMetrics): void {
     if (this.quiet) return;
-    const tuned = m.blockFreq.reduce((a, b) => a + b, 0);
-    process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}${this.label}epoch ${m.epoch + 1}/${this.epochs}: loss ${m.trainLoss.toFixed(4)}, train ${m.trainAcc.toFixed(1)}%, test ${m.testAcc.toFixed(2)}% (top-5 ${m.testTop5.toFixed(1)}%), ${tuned.toFixed(1)}/${m.blockFreq.length} blocks fine-tuned, ${m.imagesPerSec.toFixed(0)} img/s, ${m.seconds.toFixed(1)} s\n`);
+    const freq = m.blockFreq ?? m.trainBlockFreq;
+    const tuned = freq.reduce((a, b) => a + b, 0);
+    const test = m.testAcc === null ? '' : `, test ${m.testAcc.toFixed(2)}% (top-5 ${(m.testTop5 ?? 0).toFixed(1)}%)`;
+    process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}${this.label}epoch ${m.epoch + 1}/${this.epochs}: loss ${m.trainLoss.toFixed(4)}, train ${m.trainAcc.toFixed(1)}%${test}, ${tuned.toFixed(1)}/${freq.length} blocks fine-tuned, ${m.imagesPerSec.toFixed(0)} img/s, ${m.seconds.toFixed(1)} s\n`);
   }
 }

@@ -31,6 +31,8 @@ export interface TrainConfig {
   warmupEpochs: number;
   labelSmoothing: number;
   seed: number;
+  /** Evaluate on the test set every this many epochs (and after the last). */
+  evalEvery: number;
   /** Stop with an error when the loss is NaN/Inf (default), or skip that batch. */
   skipNonFinite: boolean;
   strategy: StrategyOptions;
@@ -50,6 +52,7 @@ export const defaultConfig: Omit<TrainConfig, 'method' | 'arch' | 'data'> = {
   warmupEpochs: 0,
   labelSmoothing: 0,
   seed: 0,
+  evalEvery: 1,
   skipNonFinite: false,
   strategy: defaultStrategyOptions,
 };
@@ -80,6 +83,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!Array.isArray(c.milestones) || c.milestones.some((m) => !Number.isInteger(m) || m < 1)) bad('milestones', 'an array of positive integers', c.milestones);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0 || c.warmupEpochs >= c.epochs) bad('warmupEpochs', `an integer in [0, epochs)`, c.warmupEpochs);
   if (!Number.isInteger(c.seed)) bad('seed', 'an integer', c.seed);
+  if (!Number.isInteger(c.evalEvery) || c.evalEvery < 1) bad('evalEvery', 'a positive integer', c.evalEvery);
   if (c.perClass !== undefined && (!Number.isInteger(c.perClass) || c.perClass < 1)) bad('perClass', 'a positive integer', c.perClass);
   if (c.method === 'finetune-deeper' && (!c.deeperArch || !c.deeperWeights)) bad('deeperArch/deeperWeights', 'both set for finetune-deeper', [c.deeperArch, c.deeperWeights]);
   if (!(c.strategy.tau > 0)) bad('strategy.tau', 'a positive number', c.strategy.tau);

@@ -23,12 +23,13 @@ export interface EpochMetrics {
   tau?: number;
   trainLoss: number;
   trainAcc: number;
-  testAcc: number;
-  testTop5: number;
+  /** Test accuracy (%), null in epochs without evaluation (see evalEvery). */
+  testAcc: number | null;
+  testTop5: number | null;
   /** Per block: fraction of training images that used the fine-tuned block. */
   trainBlockFreq: number[];
-  /** Per block: the same on the test set (evaluation routing). */
-  blockFreq: number[];
+  /** Per block: the same on the test set (evaluation routing); null without evaluation. */
+  blockFreq: number[] | null;
   imagesPerSec: number;
   seconds: number;
   skippedBatches: number;
@@ -281,18 +282,20 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     trainSeconds += seconds;
     const lrs = opts.map((opt) => opt.paramGroups[0].lr);
     for (const s of scheds) s.step();
-    last = await evaluate(model, testLoader, numClasses);
-    if (last.acc > best.acc) best = { acc: last.acc, epoch };
+    const evaluated = (epoch + 1) % config.evalEvery === 0 || epoch === config.epochs - 1;
+    const ev = evaluated ? await evaluate(model, testLoader, numClasses) : undefined;
+    if (ev) last = ev;
+    if (ev && ev.acc > best.acc) best = { acc: ev.acc, epoch };
     const m: EpochMetrics = {
       epoch,
       lr: lrs[roles.indexOf('net')] ?? 0,
       ...(roles.includes('agent') ? { lrAgent: lrs[roles.indexOf('agent')], tau: (model as { tau?: number }).tau } : {}),
       trainLoss: seen ? lossSum / seen : NaN,
       trainAcc: seen ? (100 * correct) / seen : NaN,
-      testAcc: last.acc,
-      testTop5: last.top5,
+      testAcc: ev ? ev.acc : null,
+      testTop5: ev ? ev.top5 : null,
       trainBlockFreq: Array.from(freq, (v) => (seen ? v / seen : 0)),
-      blockFreq: last.blockFreq,
+      blockFreq: ev ? ev.blockFreq : null,
       imagesPerSec: seen / seconds,
       seconds,
       skippedBatches: skipped,
