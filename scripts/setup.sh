@@ -27,7 +27,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund
+  # onnxruntime-node ships its CPU build in the package; skip its optional download of
+  # the CUDA providers (from a host this machine cannot reach, which would fail npm ci).
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 fi
 
 npm run --silent build:native
