@@ -12,6 +12,7 @@ APT_PACKAGES=(
   python3-scipy                            # .mat fixtures
   dataset-fashion-mnist python3-sklearn    # offline data: Fashion-MNIST, UCI digits
   fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito fonts-urw-base35
+  chromium                                 # headless browser: the HTML report's rendering test
 )
 
 missing=()
