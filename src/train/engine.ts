@@ -69,6 +69,8 @@ export interface BatchInfo {
 export interface Callbacks {
   onBatchEnd?(info: BatchInfo): void;
   onEpochEnd?(m: EpochMetrics): void;
+  /** After the final evaluation, before the model is freed (e.g. to record example predictions). */
+  onTrainEnd?(run: BuiltRun): void | Promise<void>;
 }
 
 export interface TrainOptions {
@@ -340,6 +342,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     trainableParams: model.paramGroups().reduce((s, g) => s + g.params.reduce((a, p) => a + p.numel, 0), 0),
   };
   writeJson(join(output, 'result.json'), result);
+  await o.callbacks?.onTrainEnd?.({ task, model });
   for (const opt of opts) opt.dispose();
   model.dispose();
   return result;
