@@ -1,0 +1,66 @@
+// `spottune export <run> --format onnx`: writes a trained run's model as ONNX and, with
+// --verify, checks it in onnxruntime against libtorch on the run's test images.
+import { Rng } from '../data/rng.js';
+import { DataLoader } from '../data/index.js';
+import { writeFileAtomic } from '../io/file.js';
+import { exportOnnx } from '../export/model.js';
+import type { EvalRouting } from '../spottune/index.js';
+import type { TrainConfig } from '../train/config.js';
+import { loadRun } from './commands.js';
+
+export interface ExportCommandOptions {
+  format: string;
+  output: string;
+  checkpoint?: 'best' | 'last';
+  routing?: EvalRouting;
+  /** Compare with libtorch on this many test images (0: no check). */
+  verify?: number;
+  /** Largest |Δlogit| accepted by --verify. */
+  tolerance?: number;
+  json?: boolean;
+}
+
+export async function exportCommand(dir: string, o: ExportCommandOptions): Promise<void> {
+  if (o.format !== 'onnx') throw new Error(`--format ${o.format}: only onnx is supported`);
+  const override: Partial<TrainConfig['strategy']> = o.routing ? { evalRouting: o.routing } : {};
+  const checkpoint = o.checkpoint ?? 'best';
+  const { config, task, model } = loadRun(dir, checkpoint, override);
+  try {
+    if (task.test.length === 0) throw new Error(`${dir}: the run's test set is empty; the input size comes from its first image`);
+    const first = await task.evalTransform(task.test.get(0), new Rng(0));
+    const exported = exportOnnx(model, {
+      inputShape: [first.channels, first.height, first.width],
+      routing: config.strategy.evalRouting,
+      metadata: { classes: JSON.stringify(task.classes), method: config.method, data: config.data, arch: config.arch, checkpoint },
+    });
+    writeFileAtomic(o.output, (append) => append(exported.bytes));
+    const shapes = exported.outputs.map((v) => `${v.name} [${v.dims.join(', ')}]`).join(', ');
+    const summary = { output: o.output, bytes: exported.bytes.length, input: ['batch', first.channels, first.height, first.width], outputs: exported.outputs, routing: exported.routing };
+    if (!o.json) console.log(`wrote ${o.output} (${(exported.bytes.length / 1e6).toFixed(1)} MB, ONNX opset 13): input [batch, ${first.channels}, ${first.height}, ${first.width}] → ${shapes}; routing ${exported.routing}`);
+    if (!o.verify) {
+      if (o.json) console.log(JSON.stringify(summary));
+      return;
+    }
+    const { compareWithLibtorch, openSession } = await import('../export/verify.js');
+    const session = await openSession(exported.bytes);
+    try {
+      const loader = new DataLoader(task.test, task.evalTransform, { batchSize: 50 });
+      const c = await compareWithLibtorch(session, model, loader.epoch(0), o.verify);
+      const tolerance = o.tolerance ?? 1e-4;
+      const decisions = exported.outputs.length > 1 ? c.images * model.numBlocks : 0;
+      if (o.json) console.log(JSON.stringify({ ...summary, verify: { ...c, tolerance } }));
+      else {
+        console.log(`verified on ${c.images} test images, onnxruntime-node (CPU) against libtorch: max |Δlogit| ${c.maxAbsDiff.toExponential(2)} (tolerance ${tolerance}), `
+          + `same class ${c.images - c.classMismatches}/${c.images}${decisions ? `, same decisions ${decisions - c.decisionMismatches}/${decisions}` : ''}`
+          + `; ${c.onnxSeconds.toFixed(2)} s in onnxruntime, ${c.torchSeconds.toFixed(2)} s in libtorch`);
+      }
+      if (!(c.maxAbsDiff <= tolerance) || c.classMismatches > 0 || c.decisionMismatches > 0) {
+        throw new Error(`verification failed: ${o.output} does not reproduce the libtorch model (max |Δlogit| ${c.maxAbsDiff}, ${c.classMismatches} class and ${c.decisionMismatches} decision mismatches)`);
+      }
+    } finally {
+      await session.release();
+    }
+  } finally {
+    model.dispose();
+  }
+}
