@@ -294,6 +294,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(emptyCache);
 #undef EXPORT
   initOps(env, exports);
+  initDist(env, exports);
   return exports;
 }
 

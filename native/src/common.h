@@ -24,6 +24,7 @@ at::Tensor& unwrap(Napi::Env env, const Napi::Value& v, const std::string& op, c
 at::ScalarType scalarTypeFromJs(Napi::Env env, const Napi::Value& v);
 
 void initOps(Napi::Env env, Napi::Object exports);
+void initDist(Napi::Env env, Napi::Object exports);
 void installAllocator();
 Napi::Value allocatorStats(const Napi::CallbackInfo& info);
 Napi::Value emptyCache(const Napi::CallbackInfo& info);

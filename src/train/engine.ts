@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../io/file.js';
 import { openTask, type Task } from './task.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { loadCheckpoint, plain, saveCheckpoint } from './checkpoint.js';
+import type { Distributed } from './distributed.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -79,6 +80,8 @@ export interface TrainOptions {
   callbacks?: Callbacks;
   /** Cache folder for rendered datasets. */
   cacheDir?: string;
+  /** Data-parallel training over processes (see distributed.ts); only its main process writes files. */
+  distributed?: Distributed;
 }
 
 /** The model of a run and everything it was built from. */
@@ -161,7 +164,8 @@ interface EvalResult {
   blockFreqByClass: number[][];
 }
 
-export async function evaluate(model: TrainModel, loader: DataLoader, numClasses: number): Promise<EvalResult> {
+/** With `dist`, each process evaluates its share (`dist.evalLoader`) and the counts are summed. */
+export async function evaluate(model: TrainModel, loader: DataLoader, numClasses: number, dist?: Distributed): Promise<EvalResult> {
   model.setTraining(false);
   const L = model.numBlocks;
   let n = 0;
@@ -184,6 +188,12 @@ export async function evaluate(model: TrainModel, loader: DataLoader, numClasses
       n += batch.y.length;
     });
   }
+  if (dist) {
+    const s = dist.sum([n, correct, correct5, ...count, ...byClass.flatMap((row) => Array.from(row))]);
+    [n, correct, correct5] = s;
+    count.set(s.subarray(3, 3 + numClasses));
+    byClass.forEach((row, c) => row.set(s.subarray(3 + numClasses + c * L, 3 + numClasses + (c + 1) * L)));
+  }
   const total = new Float64Array(L);
   for (const row of byClass) for (let l = 0; l < L; l++) total[l] += row[l];
   return {
@@ -205,7 +215,9 @@ function writeJson(path: string, value: unknown): void {
 
 /** Trains a run into `output` (config.json, metrics.jsonl, last.pth, best.pth, result.json). */
 export async function train(config: TrainConfig, output: string, o: TrainOptions = {}): Promise<RunResult> {
-  mkdirSync(output, { recursive: true });
+  const dist = o.distributed;
+  const main = !dist || dist.isMain;
+  if (main) mkdirSync(output, { recursive: true });
   const lastPath = join(output, 'last.pth');
   const bestPath = join(output, 'best.pth');
   const metricsPath = join(output, 'metrics.jsonl');
@@ -214,12 +226,15 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     const saved = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8'));
     if (JSON.stringify(saved) !== JSON.stringify(config)) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
   }
-  writeJson(join(output, 'config.json'), config);
+  if (main) writeJson(join(output, 'config.json'), config);
 
   const { task, model } = buildRun(config, { cacheDir: o.cacheDir });
   const { opts, scheds, roles } = makeOptimizers(config, model);
-  const trainLoader = new DataLoader(task.train, task.trainTransform, { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize });
-  const testLoader = new DataLoader(task.test, task.evalTransform, { batchSize: Math.max(config.batchSize, 128) });
+  const params = opts.flatMap((opt) => opt.paramGroups.flatMap((g) => g.params));
+  const trainOptions = { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize };
+  const testOptions = { batchSize: Math.max(config.batchSize, 128) };
+  const trainLoader = dist ? dist.trainLoader(task.train, task.trainTransform, trainOptions) : new DataLoader(task.train, task.trainTransform, trainOptions);
+  const testLoader = dist ? dist.evalLoader(task.test, task.evalTransform, testOptions) : new DataLoader(task.test, task.evalTransform, testOptions);
   const numClasses = task.classes.length;
 
   let start = 0;
@@ -238,12 +253,14 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     history = JSON.parse(c.metrics) as EpochMetrics[];
     torch.dispose([sd, c]);
   }
-  writeTextAtomic(metricsPath, history.map((m) => JSON.stringify(m) + '\n').join(''));
+  dist?.start(model.module);
+  if (main) writeTextAtomic(metricsPath, history.map((m) => JSON.stringify(m) + '\n').join(''));
 
   let last: EvalResult | undefined;
   let trainSeconds = history.reduce((s, m) => s + m.seconds, 0);
   for (let epoch = start; epoch < config.epochs; epoch++) {
     model.startEpoch?.(epoch);
+    dist?.startEpoch(config.seed, epoch);
     model.setTraining(true);
     const t0 = performance.now();
     let seen = 0;
@@ -262,14 +279,17 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
         if (reg) loss = loss.add(reg);
         const value = loss.item();
         for (const opt of opts) opt.zeroGrad();
-        if (!Number.isFinite(value)) {
+        let finite = Number.isFinite(value);
+        if (finite) loss.backward();
+        // Data-parallel: average the gradients over the processes, which all skip (or stop) together.
+        if (dist) finite = dist.reduceGradients(params, batch.y.length, finite);
+        if (!finite) {
           if (!config.skipNonFinite) {
-            throw new Error(`loss became ${value} at epoch ${epoch}, step ${step}: stopping (the last good checkpoint is ${existsSync(lastPath) ? lastPath : 'none yet'}); lower --lr, or pass --skip-nonfinite to skip such batches`);
+            throw new Error(`loss became ${Number.isFinite(value) ? 'NaN/Inf in another process' : value} at epoch ${epoch}, step ${step}: stopping (the last good checkpoint is ${existsSync(lastPath) ? lastPath : 'none yet'}); lower --lr, or pass --skip-nonfinite to skip such batches`);
           }
           skipped++;
           return;
         }
-        loss.backward();
         for (const opt of opts) opt.step();
         seen += batch.y.length;
         lossSum += value * batch.y.length;
@@ -278,14 +298,21 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
         for (let l = 0; l < L; l++) freq[l] += d[l];
       });
       step++;
-      o.callbacks?.onBatchEnd?.({ epoch, step, steps: trainLoader.length, loss: seen ? lossSum / seen : NaN, imagesPerSec: (seen * 1000) / (performance.now() - t0) });
+      o.callbacks?.onBatchEnd?.({ epoch, step, steps: trainLoader.length, loss: seen ? lossSum / seen : NaN, imagesPerSec: (seen * (dist?.worldSize ?? 1) * 1000) / (performance.now() - t0) });
+    }
+    if (dist) {
+      // Sum the processes' counts; average their batch-norm running statistics.
+      const s = dist.sum([seen, lossSum, correct, ...freq]);
+      [seen, lossSum, correct] = s;
+      freq.set(s.subarray(3));
+      dist.averageBuffers(model.module);
     }
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
     const lrs = opts.map((opt) => opt.paramGroups[0].lr);
     for (const s of scheds) s.step();
     const evaluated = (epoch + 1) % config.evalEvery === 0 || epoch === config.epochs - 1;
-    const ev = evaluated ? await evaluate(model, testLoader, numClasses) : undefined;
+    const ev = evaluated ? await evaluate(model, testLoader, numClasses, dist) : undefined;
     if (ev) last = ev;
     if (ev && ev.acc > best.acc) best = { acc: ev.acc, epoch };
     const m: EpochMetrics = {
@@ -304,7 +331,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     };
     // The checkpoint holds the metrics too: a crash before metrics.jsonl is rewritten loses nothing.
     history.push(m);
-    torch.tidy(() => {
+    if (main) torch.tidy(() => {
       const state = {
         epoch,
         model: model.module.stateDict(),
@@ -317,10 +344,10 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       saveCheckpoint(lastPath, state);
       if (best.epoch === epoch) saveCheckpoint(bestPath, { epoch, model: state.model });
     });
-    writeTextAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
+    if (main) writeTextAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
     o.callbacks?.onEpochEnd?.(m);
   }
-  last ??= await evaluate(model, testLoader, numClasses);
+  last ??= await evaluate(model, testLoader, numClasses, dist);
   const final = history[history.length - 1];
   const result: RunResult = {
     method: config.method,
@@ -341,7 +368,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     imagesPerSec: final ? final.imagesPerSec : 0,
     trainableParams: model.paramGroups().reduce((s, g) => s + g.params.reduce((a, p) => a + p.numel, 0), 0),
   };
-  writeJson(join(output, 'result.json'), result);
+  if (main) writeJson(join(output, 'result.json'), result);
   await o.callbacks?.onTrainEnd?.({ task, model });
   for (const opt of opts) opt.dispose();
   model.dispose();
