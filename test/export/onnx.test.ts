@@ -1,0 +1,225 @@
+// ONNX export checked in onnxruntime-node against libtorch, on 100 Fashion-MNIST test images:
+// SpotTune (policy network, argmax, both branches), its fixed routings, a plain ResNet-26,
+// torchvision's ResNet-18 (BasicBlock, downsample, max pool) and ResNet-50 (Bottleneck).
+// Weights are random, batch-norm statistics and affine parameters are random too (not the
+// identity of a fresh layer), and the policy's biases are set so that images disagree.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import onnxProto from 'onnx-proto';
+import * as torch from '../../src/torch/index.js';
+import { BatchNorm2d, type Module } from '../../src/nn/index.js';
+import { Agent, createBackbone, resnet18, resnet26, resnet50, type Backbone } from '../../src/models/index.js';
+import { DataLoader } from '../../src/data/index.js';
+import { openTask } from '../../src/train/task.js';
+import { PlainModel, SpotTuneModel, SpotTuneNet, defaultStrategyOptions, getStrategy, type EvalRouting, type StrategyContext } from '../../src/spottune/index.js';
+import { exportOnnx } from '../../src/export/model.js';
+import { compareWithLibtorch, openSession, type ImageBatch } from '../../src/export/verify.js';
+
+const TOLERANCE = 1e-4;
+
+async function loadImages(): Promise<ImageBatch[]> {
+  const task = openTask({ data: 'fashion-mnist', seed: 0 });
+  const out: ImageBatch[] = [];
+  for await (const b of new DataLoader(task.test, task.evalTransform, { batchSize: 50 }).epoch(0)) {
+    out.push({ x: b.x, shape: b.shape });
+    if (out.length === 2) break;
+  }
+  return out;
+}
+const grey = loadImages();
+
+/** 100 real test images, normalised as the models see them, in batches of 50 (grey, or grey copied to RGB). */
+async function images(channels: 1 | 3): Promise<ImageBatch[]> {
+  const batches = await grey;
+  if (channels === 1) return batches;
+  return batches.map((b) => {
+    const [n, , h, w] = b.shape;
+    return torch.tidy(() => ({ x: torch.tensor(b.x, { shape: [...b.shape] }).expand(n, 3, h, w).contiguous().data() as Float32Array, shape: [n, 3, h, w] as const }));
+  });
+}
+
+/** Random batch-norm statistics and affine parameters in every BatchNorm2d of m. */
+function randomBatchNorms(m: Module<any[], unknown>): void {
+  torch.noGrad(() => {
+    for (const bn of m.modules()) {
+      if (!(bn instanceof BatchNorm2d)) continue;
+      const c = [bn.numFeatures];
+      bn.runningMean!.copy_(torch.rand(c).sub(0.5).mul(0.4));
+      bn.runningVar!.copy_(torch.rand(c).mul(1.5).add(0.5));
+      bn.weight!.copy_(torch.rand(c).add(0.5));
+      bn.bias!.copy_(torch.rand(c).sub(0.5).mul(0.4));
+    }
+  });
+}
+
+function randomNet(make: () => Backbone): Backbone {
+  const net = make();
+  randomBatchNorms(net);
+  return net;
+}
+
+/**
+ * Sets the policy's output biases so that, per block, half of these images choose the
+ * fine-tuned branch: the threshold sits in the widest gap of the middle of the sorted logit
+ * differences, so rounding differences cannot flip a decision.
+ */
+function splitPolicy(agent: Agent, batches: ImageBatch[]): void {
+  torch.noGrad(() => {
+    agent.eval();
+    agent.fc.bias!.zero_();
+    const L = agent.numBlocks;
+    const logits = torch.tidy(() => torch.cat(batches.map((b) => agent.forward(torch.tensor(b.x, { shape: [...b.shape] }))), 0).toArray());
+    const n = logits.length / (2 * L);
+    const bias = new Float32Array(2 * L);
+    for (let l = 0; l < L; l++) {
+      const diffs = Array.from({ length: n }, (_, i) => logits[(i * L + l) * 2 + 1] - logits[(i * L + l) * 2]).sort((a, b) => a - b);
+      let best = Math.floor(n / 2);
+      for (let k = Math.floor(0.3 * n); k < Math.floor(0.7 * n); k++) if (diffs[k + 1] - diffs[k] > diffs[best + 1] - diffs[best]) best = k;
+      bias[2 * l + 1] = -(diffs[best] + diffs[best + 1]) / 2;
+    }
+    agent.fc.bias!.copy_(torch.tensor(bias));
+  });
+}
+
+/** A SpotTune model on a ResNet-26 (width 0.25, grey): the two branches differ, the policy splits the images. */
+function spotTune(batches: ImageBatch[], routing: EvalRouting, agentInputSize?: number): SpotTuneModel {
+  torch.manualSeed(3);
+  const small = () => resnet26({ numClasses: 10, inChannels: 1, width: 0.25 });
+  const net = new SpotTuneNet(randomNet(small), randomNet(small));
+  const agent = new Agent({ numBlocks: net.numBlocks, inChannels: 1, width: 0.25, inputSize: agentInputSize });
+  randomBatchNorms(agent);
+  splitPolicy(agent, batches);
+  const model = new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, evalRouting: routing, useGlobalK: false });
+  model.setTraining(false);
+  return model;
+}
+
+async function check(model: SpotTuneModel | PlainModel, batches: ImageBatch[], routing?: EvalRouting) {
+  const [, c, h, w] = batches[0].shape;
+  const exported = exportOnnx(model, { inputShape: [c, h, w], routing });
+  const session = await openSession(exported.bytes);
+  try {
+    const r = await compareWithLibtorch(session, model, batches);
+    assert.equal(r.images, 100);
+    assert.ok(r.maxAbsDiff < TOLERANCE, `max |Δlogit| ${r.maxAbsDiff}`);
+    assert.equal(r.classMismatches, 0);
+    assert.equal(r.decisionMismatches, 0);
+    return { ...r, exported, session };
+  } finally {
+    await session.release();
+  }
+}
+
+/** Per block, the fraction of images routed to the fine-tuned branch (libtorch). */
+function blockFrequencies(model: SpotTuneModel, batches: ImageBatch[]): number[] {
+  return torch.tidy(() => torch.cat(batches.map((b) => model.forwardEval(torch.tensor(b.x, { shape: [...b.shape] })).decisions), 0).mean(0).toArray());
+}
+
+test('SpotTune (argmax routing): same logits, classes and per-image decisions as libtorch', async () => {
+  const batches = await images(1);
+  const model = spotTune(batches, 'argmax');
+  const freq = blockFrequencies(model, batches);
+  assert.ok(freq.every((f) => f > 0.2 && f < 0.8), `images disagree in every block: ${freq}`);
+  const r = await check(model, batches, 'argmax');
+  console.log(`SpotTune ResNet-26: max |Δlogit| ${r.maxAbsDiff.toExponential(2)} over 100 images`);
+  model.dispose();
+});
+
+test('SpotTune with a policy input size: the policy sees bilinearly resized images', async () => {
+  const batches = await images(1);
+  const model = spotTune(batches, 'argmax', 16);
+  const freq = blockFrequencies(model, batches);
+  assert.ok(freq.some((f) => f > 0 && f < 1), `images disagree somewhere: ${freq}`);
+  const r = await check(model, batches, 'argmax');
+  const ops = onnxProto.onnx.ModelProto.decode(r.exported.bytes).graph!.node!.map((n) => n.opType);
+  assert.ok(ops.includes('Resize'));
+  model.dispose();
+});
+
+test('SpotTune routings "finetuned" and "frozen": one branch, constant decisions', async () => {
+  const batches = await images(1);
+  for (const routing of ['finetuned', 'frozen'] as const) {
+    const model = spotTune(batches, routing);
+    const r = await check(model, batches, routing);
+    const graph = onnxProto.onnx.ModelProto.decode(r.exported.bytes).graph!;
+    const ops = graph.node!.map((n) => n.opType);
+    assert.ok(!ops.includes('ArgMax') && !ops.includes('Where'), 'no policy network in the graph');
+    const prefix = routing === 'finetuned' ? 'net.layer' : 'frozen.';
+    assert.ok(graph.initializer!.some((t) => t.name!.startsWith(prefix)), `${prefix} weights present`);
+    assert.ok(!graph.initializer!.some((t) => t.name!.startsWith(routing === 'finetuned' ? 'frozen.' : 'net.layer')), 'the other branch is left out');
+    model.dispose();
+  }
+});
+
+test('the exported SpotTune graph: opset 13, dynamic batch, policy and both branches, no randomness', async () => {
+  const batches = await images(1);
+  const model = spotTune(batches, 'argmax');
+  const exported = exportOnnx(model, { inputShape: [1, 28, 28], metadata: { classes: '["a"]' } });
+  const m = onnxProto.onnx.ModelProto.decode(exported.bytes);
+  assert.equal(Number(m.opsetImport[0].version), 13);
+  const graph = m.graph!;
+  assert.deepEqual(graph.output!.map((o) => o.name), ['logits', 'decisions']);
+  assert.equal(graph.input![0].type!.tensorType!.shape!.dim![0].dimParam, 'batch');
+  const ops = graph.node!.map((n) => n.opType!);
+  assert.equal(ops.filter((o) => o === 'Where').length, 12);
+  assert.equal(ops.filter((o) => o === 'ArgMax').length, 1);
+  assert.ok(!ops.some((o) => o.startsWith('Random') || o === 'Multinomial'));
+  // Convolutions with their batch norm folded: one BatchNormalization left per network (ResNet-26's head).
+  assert.equal(ops.filter((o) => o === 'BatchNormalization').length, 2);
+  assert.deepEqual(m.metadataProps!.map((p) => [p.key, p.value]).filter(([k]) => k === 'classes' || k === 'routing'), [['classes', '["a"]'], ['routing', 'argmax']]);
+  // Any batch size: 1 and 7 images give the rows of the 100-image run.
+  const session = await openSession(exported.bytes);
+  for (const n of [1, 7]) {
+    const r = await compareWithLibtorch(session, model, [{ x: batches[0].x.subarray(0, n * 784), shape: [n, 1, 28, 28] }]);
+    assert.equal(r.images, n);
+    assert.ok(r.maxAbsDiff < TOLERANCE && r.decisionMismatches === 0);
+  }
+  await session.release();
+  model.dispose();
+});
+
+test('plain ResNet-26 (zero-padded pooled shortcut at odd sizes: 7 → 4)', async () => {
+  const batches = await images(1);
+  torch.manualSeed(4);
+  const model = new PlainModel(randomNet(() => resnet26({ numClasses: 10, inChannels: 1, width: 0.25 })), { frozen: [] });
+  model.setTraining(false);
+  const r = await check(model, batches);
+  assert.deepEqual(onnxProto.onnx.ModelProto.decode(r.exported.bytes).graph!.output!.map((o) => o.name), ['logits']);
+  console.log(`plain ResNet-26: max |Δlogit| ${r.maxAbsDiff.toExponential(2)}`);
+  model.dispose();
+});
+
+test('torchvision ResNet-18 and ResNet-50 (BasicBlock, Bottleneck, downsample, max pool)', async () => {
+  const batches = await images(3);
+  for (const [name, make] of [['resnet18', resnet18], ['resnet50', resnet50]] as const) {
+    torch.manualSeed(5);
+    const model = new PlainModel(randomNet(() => make({ numClasses: 10 })), { frozen: [] });
+    model.setTraining(false);
+    const r = await check(model, batches);
+    console.log(`${name}: max |Δlogit| ${r.maxAbsDiff.toExponential(2)}`);
+    model.dispose();
+  }
+});
+
+test('random-policy and "sample" routing are refused with the deterministic alternatives named', () => {
+  torch.manualSeed(6);
+  const source = createBackbone('resnet26', { numClasses: 10, inChannels: 1, width: 0.25 });
+  const ctx: StrategyContext = {
+    pretrained: () => {
+      const net = createBackbone('resnet26', { numClasses: 10, inChannels: 1, width: 0.25 });
+      torch.tidy(() => net.loadStateDict(source.stateDict()));
+      return net;
+    },
+    deeper: () => { throw new Error('unused'); },
+    scratch: () => { throw new Error('unused'); },
+    numClasses: 10, inChannels: 1, seed: 0, options: defaultStrategyOptions,
+  };
+  const random = getStrategy('random-policy').build(ctx);
+  assert.throws(() => exportOnnx(random, { inputShape: [1, 28, 28], routing: 'argmax' }), /random-policy.*coin flips.*--routing finetuned/s);
+  assert.ok(exportOnnx(random, { inputShape: [1, 28, 28], routing: 'finetuned' }).bytes.length > 0);
+  random.dispose();
+  const spot = getStrategy('spottune').build(ctx);
+  assert.throws(() => exportOnnx(spot, { inputShape: [1, 28, 28], routing: 'sample' }), /"sample" draws Gumbel noise/);
+  spot.dispose();
+  source.dispose();
+});
