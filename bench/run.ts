@@ -3,8 +3,9 @@
 import { availableParallelism, cpus } from 'node:os';
 import { formatTable, type Row } from './harness.js';
 import { tensorBench } from './tensor.js';
+import { spottuneBench } from './spottune.js';
 
-const sections: Record<string, (threads: number, reps: number) => Row[]> = { tensor: tensorBench };
+const sections: Record<string, (threads: number, reps: number) => Row[] | Promise<Row[]>> = { tensor: tensorBench, spottune: spottuneBench };
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);
 const threads = Number(process.env.SPOTTUNE_BENCH_THREADS ?? availableParallelism());
 const reps = Number(process.env.SPOTTUNE_BENCH_REPS ?? 20);
@@ -13,5 +14,5 @@ for (const name of wanted) {
   const run = sections[name];
   if (!run) throw new Error(`unknown bench section "${name}"; known: ${Object.keys(sections).join(', ')}`);
   console.log(`\n## ${name}\n`);
-  console.log(formatTable(run(threads, reps)));
+  console.log(formatTable(await run(threads, reps)));
 }

@@ -59,7 +59,8 @@ export class SpotTuneNet extends Module<[Tensor, Tensor], Tensor> {
       const m = decisions.select(1, l).view(-1, 1, 1, 1);
       const frozen = this.frozen.at(l).forward(h);
       const tuned = this.net.blocks[l].forward(h);
-      h = frozen.mul(m.neg().add(1)).add(tuned.mul(m));
+      // lerp is (1 − m)·frozen + m·tuned in one kernel, exact at m = 0 and m = 1
+      h = torch.lerp(frozen, tuned, m);
     }
     return this.net.head(h);
   }

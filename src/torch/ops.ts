@@ -173,6 +173,8 @@ export const round = unary('round');
 export const isnan = unary('isnan');
 export const isfinite = unary('isfinite');
 export const clamp = (x: Tensor, min?: number, max?: number) => op('clamp').t(H(x), min, max);
+/** a + w·(b − a), exact at w = 0 (a) and w = 1 (b); differentiable in a, b and w. */
+export const lerp = (a: Tensor, b: Tensor, w: Tensor | number) => (typeof w === 'number' ? op('lerp.Scalar').t(H(a), H(b), w) : op('lerp.Tensor').t(H(a), H(b), H(w)));
 
 // ---------- in place (return their first argument) ----------
 function inplace(tensorOp: string, scalarOp: string) {

@@ -42,6 +42,7 @@ const cases: Case[] = [
   ['maximum', (a, b) => torch.maximum(a, b), [distinct([6]), distinct([6]).add(0.1)]],
   ['minimum', (a, b) => torch.minimum(a, b), [distinct([6]), distinct([6]).add(0.1)]],
   ['where', (a, b) => torch.where(mask, a, b), [away([2, 3]), away([2, 3])]],
+  ['lerp', (a, b, w) => torch.lerp(a, b, w), [away([2, 3]), away([2, 3]), torch.rand([2, 1], f64)]],
   ['maskedFill', (a) => a.maskedFill(mask, 0), [away([2, 3])]],
   ['sum', (a) => a.sum(), [away([2, 3])]],
   ['sum dim', (a) => a.sum(1, true), [away([2, 3])]],

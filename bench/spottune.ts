@@ -1,0 +1,123 @@
+// SpotTune benchmark (issue 8): training steps, routed against two-branch evaluation, peak
+// RSS, data pipeline against the training step, and `spottune --help` start-up, each against
+// Debian's PyTorch running the same model written in Python (bench/spottune_peer.py).
+// Run: npm run bench -- spottune      (or: node --import tsx bench/spottune.ts rss REPS for the RSS child)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import * as torch from '../src/torch/index.js';
+import { SGD } from '../src/optim/index.js';
+import { Agent, resnet26, resnet50, type Backbone } from '../src/models/index.js';
+import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions } from '../src/spottune/index.js';
+import { DataLoader, ImageFolder } from '../src/data/index.js';
+import { compose, randomCrop, randomHorizontalFlip, IMAGENET_MEAN, IMAGENET_STD } from '../src/data/transforms.js';
+import { comparePeer, median, timed, type Row } from './harness.js';
+
+function spotTune(make: () => Backbone, agentInputSize?: number): SpotTuneModel {
+  const net = new SpotTuneNet(make(), make());
+  const agent = new Agent({ numBlocks: net.numBlocks, inputSize: agentInputSize });
+  return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, useGlobalK: false });
+}
+
+function trainStep(model: SpotTuneModel, images: torch.Tensor, labels: torch.Tensor): () => void {
+  const [netGroup, agentGroup] = model.paramGroups();
+  const opt = new SGD(netGroup.params, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+  const optAgent = new SGD(agentGroup.params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-3 });
+  model.setTraining(true);
+  return () => torch.tidy(() => {
+    const out = model.forwardTrain(images);
+    const loss = torch.crossEntropy(out.logits, labels);
+    opt.zeroGrad();
+    optAgent.zeroGrad();
+    loss.backward();
+    opt.step();
+    optAgent.step();
+  });
+}
+
+/** Child-process mode: run ResNet-26 training steps, print peak RSS. */
+function rssChild(reps: number): void {
+  torch.manualSeed(0);
+  const model = spotTune(() => resnet26({ numClasses: 10 }));
+  const step = trainStep(model, torch.randn([64, 3, 64, 64]), torch.randint(0, 10, [64]));
+  for (let i = 0; i < reps; i++) step();
+  console.log(JSON.stringify({ peak_rss_mib: process.resourceUsage().maxRSS / 1024 }));
+}
+
+async function dataImagesPerSec(): Promise<number> {
+  // The ResNet-26 configuration of the reference code: 72×72 JPEGs, random 64×64 crops, flips.
+  const dir = mkdtempSync(join(tmpdir(), 'spottune-bench-data-'));
+  try {
+    for (let c = 0; c < 4; c++) {
+      await import('node:fs').then((fs) => fs.mkdirSync(join(dir, `c${c}`)));
+      for (let i = 0; i < 128; i++) {
+        await sharp({ create: { width: 72, height: 72, channels: 3, background: { r: (c * 60) % 255, g: i % 255, b: 100 } } })
+          .jpeg().toFile(join(dir, `c${c}`, `${i}.jpg`));
+      }
+    }
+    const loader = new DataLoader(new ImageFolder(dir), compose({ mean: IMAGENET_MEAN, std: IMAGENET_STD, steps: [randomCrop(64), randomHorizontalFlip()] }), { batchSize: 64, shuffle: true });
+    let n = 0;
+    const t = performance.now();
+    for (let epoch = 0; epoch < 2; epoch++) for await (const b of loader.epoch(epoch)) n += b.y.length;
+    return (n * 1000) / (performance.now() - t);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function spottuneBench(threads: number, reps: number): Promise<Row[]> {
+  torch.setNumThreads(threads);
+  torch.manualSeed(0);
+  const ours: Record<string, number[]> = {};
+  const images = torch.randn([64, 3, 64, 64]);
+  const labels = torch.randint(0, 10, [64]);
+  const m26 = spotTune(() => resnet26({ numClasses: 10 }));
+  const step26 = trainStep(m26, images, labels);
+  ours['SpotTune ResNet-26 training step (batch 64, 3x64x64)'] = timed(reps, step26, 2);
+
+  m26.setTraining(false);
+  const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
+  const both = timed(reps, () => torch.tidy(() => { torch.noGrad(() => m26.module.forward(images, decisions)); }), 2);
+  const routed = timed(reps, () => torch.tidy(() => { m26.module.routedForward(images, decisions); }), 2);
+  ours['SpotTune ResNet-26 evaluation, both branches (batch 64)'] = both;
+  m26.dispose();
+
+  const m50 = spotTune(() => resnet50({ numClasses: 10 }), 64);
+  const step50 = trainStep(m50, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
+  ours['SpotTune ResNet-50 training step (batch 16, 3x112x112)'] = timed(reps, step50, 2);
+  m50.dispose();
+
+  const rows = comparePeer('bench/spottune_peer.py', threads, reps, ours, {
+    'SpotTune ResNet-26 training step (batch 64, 3x64x64)': 0.75,
+    'SpotTune ResNet-50 training step (batch 16, 3x112x112)': 0.8,
+  });
+  // Routed inference against the two-branch evaluation (ours, then PyTorch's): the target is a speed-up.
+  const bothTorch = rows.find((r) => r.name.includes('evaluation'))!;
+  rows.push({ name: 'routed evaluation vs both branches (ours), half the decisions each way', oursMs: median(routed), torchMs: median(both), target: 1 / 1.5 });
+  rows.push({ name: 'routed evaluation (ours) vs both branches (PyTorch)', oursMs: median(routed), torchMs: bothTorch.torchMs });
+
+  // Peak RSS, each side in a fresh process doing the same ResNet-26 training steps.
+  const rssOf = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, SPOTTUNE_THREADS: String(threads) } });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+    return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { peak_rss_mib: number }).peak_rss_mib;
+  };
+  const rssReps = Math.min(reps, 5);
+  rows.push({ name: 'peak RSS of ResNet-26 SpotTune training (MiB, not ms)', oursMs: rssOf(process.execPath, ['--import', 'tsx', 'bench/spottune.ts', 'rss', String(rssReps)]), torchMs: rssOf('/usr/bin/python3', ['bench/spottune_peer.py', String(threads), String(rssReps), 'rss']), target: 1 });
+
+  // Data pipeline against what the training step consumes (images/s; ratio = consumed / produced).
+  const produced = await dataImagesPerSec();
+  const consumed = (64 * 1000) / rows[0].oursMs;
+  rows.push({ name: `training consumes ${consumed.toFixed(0)} img/s, loader produces ${produced.toFixed(0)} img/s (ratio: consumed/produced)`, oursMs: consumed, torchMs: produced, target: 0.5 });
+
+  // `spottune --help` start-up (no libtorch load), ms; PyTorch column: `python3 -c "import torch"`.
+  const helpMs = timed(5, () => { spawnSync(process.execPath, ['dist/cli/main.js', '--help']); }, 1);
+  const importMs = timed(5, () => { spawnSync('/usr/bin/python3', ['-c', 'import torch']); }, 1);
+  rows.push({ name: '`spottune --help` (ms; vs python3 -c "import torch")', oursMs: median(helpMs), torchMs: median(importMs) });
+  if (median(helpMs) > 300) throw new Error(`spottune --help took ${median(helpMs).toFixed(0)} ms, target < 300 ms`);
+  return rows;
+}
+
+if (process.argv[2] === 'rss') rssChild(Number(process.argv[3] ?? 5));
