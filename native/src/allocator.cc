@@ -68,6 +68,20 @@ void deleteBlock(void* p) {
   }
 }
 
+// Returns every cached block to the system.
+void dropCache() {
+  State& s = state();
+  std::vector<std::pair<void*, size_t>> drop;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& kv : s.free)
+      for (void* q : kv.second) drop.emplace_back(q, kv.first);
+    s.free.clear();
+    s.cached = 0;
+  }
+  for (auto& d : drop) munmap(d.first, d.second);
+}
+
 void* newBlock(size_t n) {
   if (n < kLarge) {
     void* p = nullptr;
@@ -93,15 +107,7 @@ void* newBlock(size_t n) {
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     // Give the cache back to the system and try once more before failing.
-    std::vector<std::pair<void*, size_t>> drop;
-    {
-      std::lock_guard<std::mutex> lock(s.mu);
-      for (auto& kv : s.free)
-        for (void* q : kv.second) drop.emplace_back(q, kv.first);
-      s.free.clear();
-      s.cached = 0;
-    }
-    for (auto& d : drop) munmap(d.first, d.second);
+    dropCache();
     p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
   }
@@ -139,16 +145,7 @@ Napi::Value allocatorStats(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value emptyCache(const Napi::CallbackInfo& info) {
-  State& s = state();
-  std::vector<std::pair<void*, size_t>> drop;
-  {
-    std::lock_guard<std::mutex> lock(s.mu);
-    for (auto& kv : s.free)
-      for (void* q : kv.second) drop.emplace_back(q, kv.first);
-    s.free.clear();
-    s.cached = 0;
-  }
-  for (auto& d : drop) munmap(d.first, d.second);
+  dropCache();
   return info.Env().Undefined();
 }
 

@@ -5,13 +5,13 @@
 // cars_test_annos_withlabels.mat there).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkIndex, type Dataset, type Sample } from './dataset.js';
+import { FileDataset } from './dataset.js';
 import { matScalar, matString, matStrings, matVariable, readMat } from './mat.js';
 
 const ANNOTATIONS = { train: 'cars_train_annos.mat', test: 'cars_test_annos_withlabels.mat' };
 const IMAGES = { train: 'cars_train', test: 'cars_test' };
 
-export class StanfordCars implements Dataset {
+export class StanfordCars extends FileDataset {
   readonly classes: string[];
   readonly labels: Int32Array;
   readonly paths: string[];
@@ -19,6 +19,7 @@ export class StanfordCars implements Dataset {
   readonly boxes: Int32Array;
 
   constructor(options: { root: string; split: 'train' | 'test' }) {
+    super();
     const { root, split } = options;
     const metaFile = findFile(root, 'cars_meta.mat');
     this.classes = matStrings(matVariable(readMat(metaFile), 'class_names', metaFile), `${metaFile}: class_names`);
@@ -49,14 +50,6 @@ export class StanfordCars implements Dataset {
     });
   }
 
-  get length(): number {
-    return this.paths.length;
-  }
-
-  get(i: number): Sample {
-    checkIndex(i, this.paths.length);
-    return { kind: 'file', path: this.paths[i] };
-  }
 }
 
 function findFile(root: string, name: string): string {

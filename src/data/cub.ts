@@ -4,7 +4,7 @@
 //   train_test_split.txt     <image_id> <1 = train, 0 = test>
 //   classes.txt              <class_id> <class name>
 import { join } from 'node:path';
-import { checkIndex, type Dataset, type Sample } from './dataset.js';
+import { FileDataset } from './dataset.js';
 import { intField, readIdTable } from './files.js';
 
 export interface CubOptions {
@@ -13,12 +13,13 @@ export interface CubOptions {
   split: 'train' | 'test';
 }
 
-export class Cub200 implements Dataset {
+export class Cub200 extends FileDataset {
   readonly classes: string[];
   readonly labels: Int32Array;
   readonly paths: string[];
 
   constructor(options: CubOptions) {
+    super();
     const { root, split } = options;
     const what = 'CUB-200-2011';
     const classesFile = join(root, 'classes.txt');
@@ -57,12 +58,4 @@ export class Cub200 implements Dataset {
     this.labels = Int32Array.from(labels);
   }
 
-  get length(): number {
-    return this.paths.length;
-  }
-
-  get(i: number): Sample {
-    checkIndex(i, this.paths.length);
-    return { kind: 'file', path: this.paths[i] };
-  }
 }

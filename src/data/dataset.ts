@@ -23,6 +23,22 @@ export interface Dataset {
   get(i: number): Sample;
 }
 
+/** Base of the formats whose samples are image files: paths[i] has label labels[i]. */
+export abstract class FileDataset implements Dataset {
+  abstract readonly classes: string[];
+  abstract readonly labels: Int32Array;
+  abstract readonly paths: string[];
+
+  get length(): number {
+    return this.paths.length;
+  }
+
+  get(i: number): Sample {
+    checkIndex(i, this.paths.length);
+    return { kind: 'file', path: this.paths[i] };
+  }
+}
+
 /** Names a sample in error messages: its file, or its index for in-memory images. */
 export function describeSample(sample: Sample, index: number): string {
   return sample.kind === 'file' ? sample.path : `in-memory sample ${index}`;

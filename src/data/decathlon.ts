@@ -3,7 +3,7 @@
 // file_name is relative to the data root. As in the SpotTune reference code,
 // label = category_id − min category_id. Images keep the order of the `images` array.
 import { join } from 'node:path';
-import { checkIndex, type Dataset, type Sample } from './dataset.js';
+import { FileDataset } from './dataset.js';
 import { readText } from './files.js';
 
 export interface DecathlonOptions {
@@ -22,12 +22,13 @@ interface CocoFile {
   categories?: { id?: unknown; name?: unknown }[];
 }
 
-export class Decathlon implements Dataset {
+export class Decathlon extends FileDataset {
   readonly classes: string[];
   readonly labels: Int32Array;
   readonly paths: string[];
 
   constructor(options: DecathlonOptions) {
+    super();
     const { root, name, split } = options;
     const file = join(options.annotations ?? join(root, 'annotations'), `${name}_${split}.json`);
     let json: CocoFile;
@@ -86,12 +87,4 @@ export class Decathlon implements Dataset {
     this.labels = Int32Array.from(labels);
   }
 
-  get length(): number {
-    return this.paths.length;
-  }
-
-  get(i: number): Sample {
-    checkIndex(i, this.paths.length);
-    return { kind: 'file', path: this.paths[i] };
-  }
 }

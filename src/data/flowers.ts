@@ -2,7 +2,7 @@
 // setid.mat (`trnid`, `valid`, `tstid`: 1-based image ids) and jpg/image_%05d.jpg.
 // SpotTune (like most fine-tuning papers) trains on train+val (2,040) and tests on test (6,149).
 import { join } from 'node:path';
-import { checkIndex, type Dataset, type Sample } from './dataset.js';
+import { FileDataset } from './dataset.js';
 import { requireFile } from './files.js';
 import { matNumbers, matVariable, readMat } from './mat.js';
 
@@ -15,12 +15,13 @@ const SPLIT_VARIABLES: Record<FlowersSplit, string[]> = {
   trainval: ['trnid', 'valid'],
 };
 
-export class Flowers102 implements Dataset {
+export class Flowers102 extends FileDataset {
   readonly classes: string[];
   readonly labels: Int32Array;
   readonly paths: string[];
 
   constructor(options: { root: string; split: FlowersSplit }) {
+    super();
     const { root, split } = options;
     const labelsFile = join(root, 'imagelabels.mat');
     const setidFile = join(root, 'setid.mat');
@@ -48,12 +49,4 @@ export class Flowers102 implements Dataset {
     this.labels = Int32Array.from(labels);
   }
 
-  get length(): number {
-    return this.paths.length;
-  }
-
-  get(i: number): Sample {
-    checkIndex(i, this.paths.length);
-    return { kind: 'file', path: this.paths[i] };
-  }
 }

@@ -1,15 +1,16 @@
 // torchvision's ImageFolder: root/<class>/**/<image>, classes are the sorted folder names.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkIndex, type Dataset, type Sample } from './dataset.js';
+import { FileDataset } from './dataset.js';
 import { IMAGE_EXTENSIONS, isImageFile } from './files.js';
 
-export class ImageFolder implements Dataset {
+export class ImageFolder extends FileDataset {
   readonly classes: string[];
   readonly labels: Int32Array;
   readonly paths: string[];
 
   constructor(readonly root: string) {
+    super();
     let entries: string[];
     try {
       entries = readdirSync(root).sort();
@@ -33,14 +34,6 @@ export class ImageFolder implements Dataset {
     this.labels = Int32Array.from(labels);
   }
 
-  get length(): number {
-    return this.paths.length;
-  }
-
-  get(i: number): Sample {
-    checkIndex(i, this.paths.length);
-    return { kind: 'file', path: this.paths[i] };
-  }
 }
 
 /** Image files under a folder, in torchvision's order: sorted(os.walk(dir)), then sorted names. */

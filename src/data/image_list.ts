@@ -1,7 +1,7 @@
 // Image list files, one `relative/path label` per line: TLlib's image_list/*.txt and the
 // Piggyback splits of WikiArt and Sketch. Paths are relative to `root`; labels are 0-based.
 import { resolve } from 'node:path';
-import { checkIndex, checkLabels, type Dataset, type Sample } from './dataset.js';
+import { checkLabels, FileDataset } from './dataset.js';
 import { intField, readLines } from './files.js';
 
 export interface ImageListOptions {
@@ -13,12 +13,13 @@ export interface ImageListOptions {
   classes?: string[];
 }
 
-export class ImageList implements Dataset {
+export class ImageList extends FileDataset {
   readonly classes: string[];
   readonly labels: Int32Array;
   readonly paths: string[];
 
   constructor(options: ImageListOptions) {
+    super();
     const { root, list } = options;
     const lines = readLines(list, 'image list');
     if (lines.length === 0) throw new Error(`${list}: the image list is empty`);
@@ -35,12 +36,4 @@ export class ImageList implements Dataset {
     this.labels = checkLabels(labels, this.classes.length, (i) => `${list}:${lines[i].number}`);
   }
 
-  get length(): number {
-    return this.paths.length;
-  }
-
-  get(i: number): Sample {
-    checkIndex(i, this.paths.length);
-    return { kind: 'file', path: this.paths[i] };
-  }
 }

@@ -1,7 +1,7 @@
 // What SpotTune and the baselines need to know of a ResNet: a stem, an ordered list of
 // residual blocks, and a head. Every model in this folder has this shape.
 import type { Tensor } from '../torch/index.js';
-import type { Module } from '../nn/index.js';
+import { Linear, Module } from '../nn/index.js';
 
 /** A residual block: forward(x) = relu(residual(x) + shortcut(x)). */
 export interface ResidualBlock extends Module {
@@ -15,6 +15,8 @@ export interface Backbone extends Module {
   readonly blocks: ResidualBlock[];
   /** Everything after the last block: pooling and classifier, to logits. */
   head(x: Tensor): Tensor;
+  /** The classifier (new and trained by every method). */
+  readonly fc: Module;
   /** Number of classes of the classifier. */
   readonly numClasses: number;
   /** Swaps the classifier for a new, randomly initialised one with this many classes. */
@@ -27,4 +29,26 @@ export function backboneForward(net: Backbone, x: Tensor): Tensor {
   let h = net.stem(x);
   for (const b of net.blocks) h = b.forward(h);
   return net.head(h);
+}
+
+/** What the ResNets here share: a Linear classifier `fc` that can be replaced. */
+export abstract class ResNetBase extends Module implements Backbone {
+  fc!: Linear;
+  abstract readonly blocks: ResidualBlock[];
+  abstract stem(x: Tensor): Tensor;
+  abstract head(x: Tensor): Tensor;
+
+  get numClasses(): number {
+    return this.fc.outFeatures;
+  }
+
+  replaceClassifier(numClasses: number): void {
+    const old = this.fc;
+    this.fc = this.registerModule('fc', new Linear(old.inFeatures, numClasses));
+    old.dispose();
+  }
+
+  forward(x: Tensor): Tensor {
+    return backboneForward(this, x);
+  }
 }

@@ -3,7 +3,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, Sequential, init } from '../nn/index.js';
-import { backboneForward, type Backbone, type ResidualBlock } from './backbone.js';
+import { ResNetBase, type ResidualBlock } from './backbone.js';
 
 const conv3x3 = (cin: number, cout: number, stride = 1) => new Conv2d(cin, cout, 3, { stride, padding: 1, bias: false });
 const conv1x1 = (cin: number, cout: number, stride = 1) => new Conv2d(cin, cout, 1, { stride, bias: false });
@@ -67,13 +67,12 @@ export interface ResNetOptions {
   inChannels?: number;
 }
 
-export class ResNet extends Module implements Backbone {
+export class ResNet extends ResNetBase {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly maxpool: MaxPool2d;
   readonly layers: Sequential<ResidualBlock>[];
   readonly avgpool: AdaptiveAvgPool2d;
-  fc: Linear;
   readonly blocks: ResidualBlock[];
   private inplanes = 64;
 
@@ -100,26 +99,12 @@ export class ResNet extends Module implements Backbone {
     return layer;
   }
 
-  get numClasses(): number {
-    return this.fc.outFeatures;
-  }
-
-  replaceClassifier(numClasses: number): void {
-    const old = this.fc;
-    this.fc = this.registerModule('fc', new Linear(old.inFeatures, numClasses));
-    old.dispose();
-  }
-
   stem(x: Tensor): Tensor {
     return this.maxpool.forward(this.bn1.forward(this.conv1.forward(x)).relu_());
   }
 
   head(x: Tensor): Tensor {
     return this.fc.forward(torch.flatten(this.avgpool.forward(x), 1));
-  }
-
-  forward(x: Tensor): Tensor {
-    return backboneForward(this, x);
   }
 }
 

@@ -6,7 +6,7 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Module, Sequential, init } from '../nn/index.js';
-import { backboneForward, type Backbone, type ResidualBlock } from './backbone.js';
+import { ResNetBase, type ResidualBlock } from './backbone.js';
 
 /**
  * Parameter-free shortcut: halve the resolution by averaging, pad channels with zeros.
@@ -51,13 +51,12 @@ export interface ResNet26Options {
   width?: number;
 }
 
-export class ResNet26 extends Module implements Backbone {
+export class ResNet26 extends ResNetBase {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly layers: Sequential<Rebuffi26Block>[];
   readonly bn2: BatchNorm2d;
   readonly avgpool: AdaptiveAvgPool2d;
-  fc: Linear;
   readonly blocks: ResidualBlock[];
 
   constructor(o: ResNet26Options = {}) {
@@ -85,26 +84,12 @@ export class ResNet26 extends Module implements Backbone {
     }
   }
 
-  get numClasses(): number {
-    return this.fc.outFeatures;
-  }
-
-  replaceClassifier(numClasses: number): void {
-    const old = this.fc;
-    this.fc = this.registerModule('fc', new Linear(old.inFeatures, numClasses));
-    old.dispose();
-  }
-
   stem(x: Tensor): Tensor {
     return this.bn1.forward(this.conv1.forward(x));
   }
 
   head(x: Tensor): Tensor {
     return this.fc.forward(torch.flatten(this.avgpool.forward(this.bn2.forward(x).relu_()), 1));
-  }
-
-  forward(x: Tensor): Tensor {
-    return backboneForward(this, x);
   }
 }
 

@@ -11,15 +11,13 @@ import type { Strategy, StrategyContext, TrainModel } from './strategy.js';
 
 /** Everything but the classifier: stem modules and blocks. */
 function backboneParts(net: Backbone): Module<any[], unknown>[] {
-  const fc = (net as unknown as { fc: Module }).fc;
-  return net.children().filter((m) => m !== fc);
+  return net.children().filter((m) => m !== net.fc);
 }
 
 /** Stem modules (children that are neither blocks' containers nor the classifier). */
 function stemParts(net: Backbone): Module<any[], unknown>[] {
   const inBlocks = new Set(net.blocks.flatMap((b) => b.modules()));
-  const fc = (net as unknown as { fc: Module }).fc;
-  return net.children().filter((m) => m !== fc && !m.modules().some((d) => inBlocks.has(d)));
+  return net.children().filter((m) => m !== net.fc && !m.modules().some((d) => inBlocks.has(d)));
 }
 
 /** Fine-tune exactly the blocks whose mask entry is true (and the classifier); freeze the rest. */
@@ -32,7 +30,7 @@ function blockSubset(net: Backbone, tuned: boolean[]): TrainModel {
 function l2sp(ctx: StrategyContext): TrainModel {
   const net = ctx.pretrained();
   const { alpha, beta, scope } = ctx.options.l2sp;
-  const head = new Set((net as unknown as { fc: Module }).fc.parameters());
+  const head = new Set(net.fc.parameters());
   const covered = (name: string, p: Parameter) => !head.has(p) && (scope === 'all' || (name.endsWith('weight') && p.ndim > 1));
   const anchored: [Parameter, Tensor][] = torch.noGrad(() =>
     net.namedParameters().filter(([n, p]) => covered(n, p)).map(([, p]) => [p, torch.keep(p.detach().clone())]),
