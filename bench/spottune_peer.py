@@ -7,28 +7,18 @@ import copy
 import json
 import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+from peer_util import timed
 
 threads, reps = int(sys.argv[1]), int(sys.argv[2])
 rss_only = len(sys.argv) > 3 and sys.argv[3] == "rss"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
-
-def timed(fn, warmup=2):
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 class DownsampleB(nn.Module):
@@ -154,7 +144,7 @@ if rss_only:
         step26()
     print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     sys.exit(0)
-results["SpotTune ResNet-26 training step (batch 64, 3x64x64)"] = timed(step26)
+results["SpotTune ResNet-26 training step (batch 64, 3x64x64)"] = timed(step26, reps, 2)
 
 # Evaluation with both branches, the reference code's way: half the decisions each way
 model26.eval()
@@ -170,7 +160,7 @@ def eval_both():
         net.head(h)
 
 
-results["SpotTune ResNet-26 evaluation, both branches (batch 64)"] = timed(eval_both)
+results["SpotTune ResNet-26 evaluation, both branches (batch 64)"] = timed(eval_both, reps, 2)
 
 # SpotTune on torchvision ResNet-50, batch 16, 3x112x112
 r50 = torchvision.models.resnet50(num_classes=10)
@@ -193,5 +183,5 @@ stem50 = lambda x: r50.maxpool(r50.relu(r50.bn1(r50.conv1(x))))
 head50 = lambda x: r50.fc(torch.flatten(r50.avgpool(x), 1))
 images50 = torch.randn(16, 3, 112, 112)
 labels50 = torch.randint(0, 10, (16,))
-results["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = timed(train_step_fn(model50, stem50, head50, images50, labels50))
+results["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = timed(train_step_fn(model50, stem50, head50, images50, labels50), reps, 2)
 print(json.dumps(results))

@@ -3,31 +3,21 @@
 Prints one JSON object {name: [milliseconds per repetition, ...]}."""
 import json
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+from peer_util import timed
 
 threads, reps = int(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
 
-def timed(fn, warmup=3):
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
 
 results = {}
 x = torch.randn(32, 64, 32, 32)
 w = torch.randn(64, 64, 3, 3) * 0.05
-results["conv2d forward"] = timed(lambda: F.conv2d(x, w, None, 1, 1))
+results["conv2d forward"] = timed(lambda: F.conv2d(x, w, None, 1, 1), reps)
 xg = x.clone().requires_grad_(True)
 wg = w.clone().requires_grad_(True)
 
@@ -38,7 +28,7 @@ def conv_fb():
     wg.grad = None
 
 
-results["conv2d forward+backward"] = timed(conv_fb)
+results["conv2d forward+backward"] = timed(conv_fb, reps)
 
 
 def param(*shape, scale=0.1):
@@ -95,7 +85,7 @@ def train_step():
             p.grad = None
 
 
-results["resnet-style training step (batch 32, 3x64x64)"] = timed(train_step)
+results["resnet-style training step (batch 32, 3x64x64)"] = timed(train_step, reps)
 
 a = torch.zeros(1)
 
@@ -105,5 +95,5 @@ def small_ops():
         a + a
 
 
-results["1,000 small ops (add, 1 element)"] = timed(small_ops)
+results["1,000 small ops (add, 1 element)"] = timed(small_ops, reps)
 print(json.dumps(results))
