@@ -37,6 +37,12 @@ function trainFlags(c: Command): Command {
     .option('--eval-every <n>', 'evaluate on the test set every n epochs (and after the last)', int('--eval-every'), 1)
     .option('--skip-nonfinite', 'skip batches whose loss is NaN/Inf instead of stopping')
     .option('--threads <n>', 'libtorch threads (default: all cores)', int('--threads'))
+    .option('--nproc <n>', 'data-parallel: run n processes on this machine (--batch-size stays the global batch)', int('--nproc'))
+    .option('--rank <r>', 'data-parallel: this process\'s rank (set by --nproc; by hand across machines)', int('--rank'))
+    .option('--world-size <n>', 'data-parallel: number of processes in all', int('--world-size'))
+    .option('--master-addr <host>', 'data-parallel: host of rank 0', '127.0.0.1')
+    .option('--master-port <port>', 'data-parallel: port of rank 0 (default: 29500; a free one with --nproc)', int('--master-port'))
+    .option('--dist-timeout <s>', 'data-parallel: seconds to wait for the other processes', num('--dist-timeout'), 300)
     .option('--resume', 'continue an interrupted run from <output>/last.pth')
     .option('--quiet', 'no progress output')
     .option('--json', 'print the result as JSON');
@@ -53,6 +59,23 @@ function configFrom(f: Flags) {
   };
 }
 
+/** --nproc n (n > 1): this process only starts n workers and waits for them; returns true. */
+async function launchWorkers(f: Flags): Promise<boolean> {
+  if (f.nproc === undefined || f.nproc === 1) return false;
+  if (f.rank !== undefined || f.worldSize !== undefined) throw new InvalidArgumentError('--nproc sets --rank and --world-size itself: give either --nproc or both of those');
+  if (!((f.nproc as number) > 1)) throw new InvalidArgumentError(`--nproc must be a positive integer, got ${f.nproc}`);
+  const { launch } = await import('./launch.js');
+  process.exitCode = await launch({ nproc: f.nproc as number, masterPort: f.masterPort as number | undefined, threads: f.threads as number | undefined });
+  return true;
+}
+
+/** --rank/--world-size: this process is one rank of a data-parallel run. */
+function distFrom(f: Flags) {
+  if (f.rank === undefined && f.worldSize === undefined) return undefined;
+  if (f.rank === undefined || f.worldSize === undefined) throw new InvalidArgumentError('--rank and --world-size go together');
+  return { rank: f.rank as number, worldSize: f.worldSize as number, masterAddr: f.masterAddr as string, masterPort: (f.masterPort as number | undefined) ?? 29500, timeoutMs: Math.round((f.distTimeout as number) * 1000) };
+}
+
 function setThreads(f: Flags): void {
   if (f.threads !== undefined) process.env.SPOTTUNE_THREADS = String(f.threads);
 }
@@ -65,10 +88,11 @@ const program = new Command()
 trainFlags(program.command('pretrain').description('train a source model from scratch and save its weights (e.g. on Fashion-MNIST)'))
   .requiredOption('--output <dir>', 'run folder; weights go to <dir>/weights.safetensors')
   .action(async (f: Flags) => {
+    if (await launchWorkers(f)) return;
     setThreads(f);
     const { pretrainCommand } = await import('./commands.js');
     const c = configFrom(f);
-    await pretrainCommand({ ...c, milestones: c.milestones }, f.output as string, { quiet: f.quiet === true, json: f.json === true, resume: f.resume === true });
+    await pretrainCommand({ ...c, milestones: c.milestones }, f.output as string, { quiet: f.quiet === true, json: f.json === true, resume: f.resume === true, dist: distFrom(f) });
   });
 
 trainFlags(program.command('train').description('fine-tune with a method (SpotTune or a baseline) on a target dataset'))
@@ -92,6 +116,7 @@ trainFlags(program.command('train').description('fine-tune with a method (SpotTu
   .option('--agent-input-size <n>', 'resize images to this size for the policy network', int('--agent-input-size'))
   .option('--output <dir>', 'run folder (default runs/<method>-<data>-s<seed>)')
   .action(async (f: Flags) => {
+    if (await launchWorkers(f)) return;
     setThreads(f);
     const { trainCommand } = await import('./commands.js');
     let tauAnneal: { rate: number; min: number } | undefined;
@@ -110,7 +135,7 @@ trainFlags(program.command('train').description('fine-tune with a method (SpotTu
         l2sp: { alpha: f.l2spAlpha as number, beta: f.l2spBeta as number, scope: f.l2spScope as 'all' }, frozenBn: f.frozenBn as 'train',
         evalRouting: f.evalRouting as 'argmax', routed: true, agentWidth: f.agentWidth as number, agentInputSize: f.agentInputSize as number | undefined,
       },
-    }, output, { quiet: f.quiet === true, json: f.json === true, resume: f.resume === true });
+    }, output, { quiet: f.quiet === true, json: f.json === true, resume: f.resume === true, dist: distFrom(f) });
   });
 
 program.command('eval')
@@ -155,6 +180,58 @@ program.command('export')
 program.command('methods')
   .description('list the methods (SpotTune and the baselines)')
   .action(async () => (await import('./commands.js')).methodsCommand());
+
+program.command('demo')
+  .description('pre-train on Fashion-MNIST (cached), transfer to font letters with five methods, print the table, write the HTML report')
+  .option('--output <dir>', 'folder of the demo\'s runs and report', 'runs/demo')
+  .option('--jobs <n>', 'runs at a time', int('--jobs'))
+  .action(async (f: Flags) => (await import('../experiments/demo.js')).demoCommand({ output: f.output as string, jobs: f.jobs as number | undefined }));
+
+program.command('sweep')
+  .description('methods × datasets × seeds, each run in its own folder; re-running skips finished runs and resumes interrupted ones')
+  .option('--config <file>', 'sweep JSON (see experiments/small.json); flags below override it')
+  .option('--methods <list>', 'comma-separated methods', (v: string) => v.split(',').filter(Boolean))
+  .option('--datasets <list>', 'comma-separated dataset specs', (v: string) => v.split(',').filter(Boolean))
+  .option('--seeds <list>', 'comma-separated seeds (default 0)', ints('--seeds'))
+  .option('--arch <name>', 'architecture')
+  .option('--width <x>', 'channel multiplier of resnet26/38', num('--width'))
+  .option('--weights <file>', 'pre-trained source weights')
+  .option('--per-class <n>', 'labelled training images per class', int('--per-class'))
+  .option('--epochs <n>', 'epochs', int('--epochs'))
+  .option('--batch-size <n>', 'batch size', int('--batch-size'))
+  .option('--lr <x>', 'learning rate of the network', num('--lr'))
+  .option('--lr-agent <x>', 'learning rate of the policy network', num('--lr-agent'))
+  .option('--eval-every <n>', 'evaluate every n epochs (and after the last)', int('--eval-every'))
+  .option('--output <dir>', 'sweep folder (default runs/<config name>)')
+  .option('--jobs <n>', 'runs at a time, each a child process', int('--jobs'), 1)
+  .option('--threads <n>', 'libtorch threads per run (default: cores / jobs)', int('--threads'))
+  .action(async (f: Flags) => {
+    const keys = ['arch', 'width', 'weights', 'perClass', 'epochs', 'batchSize', 'lr', 'lrAgent', 'evalEvery'];
+    const base = Object.fromEntries(keys.filter((k) => f[k] !== undefined).map((k) => [k, f[k]]));
+    const { sweepCommand } = await import('../experiments/commands.js');
+    await sweepCommand({
+      config: f.config as string | undefined, methods: f.methods as string[] | undefined, datasets: f.datasets as string[] | undefined, seeds: f.seeds as number[] | undefined,
+      base, output: f.output as string | undefined, jobs: f.jobs as number, threads: f.threads as number | undefined,
+    });
+  });
+
+program.command('table')
+  .description('accuracy mean ± std over seeds per method and dataset, paired differences against fine-tuning, training cost')
+  .argument('<runs-dir>', 'a sweep folder (or any folder of runs)')
+  .addOption(new Option('--format <kind>', 'output format').choices(['markdown', 'csv', 'latex']).default('markdown'))
+  .action(async (dir: string, f: Flags) => (await import('../experiments/commands.js')).tableCommand(dir, f.format as 'markdown'));
+
+program.command('report')
+  .description('one self-contained HTML file: training curves, the comparison, the learned policy')
+  .argument('<runs-dir>', 'a sweep folder (or any folder of runs)')
+  .option('--output <file>', 'HTML file', 'report.html')
+  .action(async (dir: string, f: Flags) => (await import('../experiments/commands.js')).reportCommand(dir, f.output as string));
+
+program.command('decathlon-score')
+  .description('Visual Decathlon score S from accuracies (aircraft=60.3 dtd=55.5 ...) or per method of a runs folder')
+  .argument('<input...>', '<dataset>=<accuracy %> pairs, or one runs folder')
+  .option('--json', 'print JSON')
+  .action(async (input: string[], f: Flags) => (await import('../experiments/commands.js')).decathlonScoreCommand(input, f.json === true));
 
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`spottune: ${e.message}\n`);
