@@ -3,7 +3,7 @@
 import { Rng } from '../data/rng.js';
 import { DataLoader } from '../data/index.js';
 import { writeFileAtomic } from '../io/file.js';
-import { exportOnnx } from '../export/model.js';
+import { exportOnnx, runRouting } from '../export/model.js';
 import type { EvalRouting } from '../spottune/index.js';
 import type { TrainConfig } from '../train/config.js';
 import { loadRun } from './commands.js';
@@ -30,7 +30,7 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
     const first = await task.evalTransform(task.test.get(0), new Rng(0));
     const exported = exportOnnx(model, {
       inputShape: [first.channels, first.height, first.width],
-      routing: config.strategy.evalRouting,
+      routing: runRouting(config, o.routing),
       metadata: { classes: JSON.stringify(task.classes), method: config.method, data: config.data, arch: config.arch, checkpoint },
     });
     writeFileAtomic(o.output, (append) => append(exported.bytes));
@@ -45,7 +45,7 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
     const session = await openSession(exported.bytes);
     try {
       const loader = new DataLoader(task.test, task.evalTransform, { batchSize: 50 });
-      const c = await compareWithLibtorch(session, model, loader.epoch(0), o.verify);
+      const c = await compareWithLibtorch(session, model, loader.epoch(0), { limit: o.verify, routing: exported.routing });
       const tolerance = o.tolerance ?? 1e-4;
       const decisions = exported.outputs.length > 1 ? c.images * model.numBlocks : 0;
       if (o.json) console.log(JSON.stringify({ ...summary, verify: { ...c, tolerance } }));

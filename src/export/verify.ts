@@ -2,7 +2,7 @@
 // libtorch model it came from, comparing logits, predicted classes and routing decisions.
 import * as ort from 'onnxruntime-node';
 import * as torch from '../torch/index.js';
-import type { TrainModel } from '../spottune/index.js';
+import { SpotTuneModel, type EvalRouting, type TrainModel } from '../spottune/index.js';
 
 export interface ImageBatch {
   /** Normalised pixels, NCHW. */
@@ -44,11 +44,17 @@ export async function openSession(model: Uint8Array | string, threads?: number):
   return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
 }
 
-/**
- * Runs up to `limit` images through both. `model` must be the one exported, loaded with the
- * same routing; it is put in evaluation mode.
- */
-export async function compareWithLibtorch(session: ort.InferenceSession, model: TrainModel, batches: AsyncIterable<ImageBatch> | Iterable<ImageBatch>, limit = Infinity): Promise<Comparison> {
+export interface CompareOptions {
+  /** At most this many images. */
+  limit?: number;
+  /** The routing the graph implements (two-branch models; 'fixed' or undefined: the model's own). */
+  routing?: EvalRouting | 'fixed';
+}
+
+/** Runs the images through both; `model` is the one exported, put in evaluation mode. */
+export async function compareWithLibtorch(session: ort.InferenceSession, model: TrainModel, batches: AsyncIterable<ImageBatch> | Iterable<ImageBatch>, o: CompareOptions = {}): Promise<Comparison> {
+  const limit = o.limit ?? Infinity;
+  const routing = o.routing === 'fixed' ? undefined : o.routing;
   model.setTraining(false);
   const withDecisions = session.outputNames.includes('decisions');
   const r: Comparison = { images: 0, maxAbsDiff: 0, classMismatches: 0, decisionMismatches: 0, onnxSeconds: 0, torchSeconds: 0 };
@@ -58,15 +64,16 @@ export async function compareWithLibtorch(session: ort.InferenceSession, model: 
     const shape = [n, batch.shape[1], batch.shape[2], batch.shape[3]] as const;
     const x = batch.x.subarray(0, shape.reduce((a, b) => a * b, 1));
     let t0 = performance.now();
-    const out = await session.run({ input: new ort.Tensor('float32', x, [...shape]) });
+    const onnxOut = await session.run({ input: new ort.Tensor('float32', x, [...shape]) });
     r.onnxSeconds += (performance.now() - t0) / 1000;
     t0 = performance.now();
     const ref = torch.tidy(() => {
-      const o = model.forwardEval(torch.tensor(x, { shape: [...shape] }));
-      return { logits: o.logits.data() as Float32Array, decisions: o.decisions.toArray() };
+      const input = torch.tensor(x, { shape: [...shape] });
+      const out = model instanceof SpotTuneModel ? model.forwardEval(input, routing) : model.forwardEval(input);
+      return { logits: out.logits.data() as Float32Array, decisions: out.decisions.toArray() };
     });
     r.torchSeconds += (performance.now() - t0) / 1000;
-    const logits = out.logits.data as Float32Array;
+    const logits = onnxOut.logits.data as Float32Array;
     if (logits.length !== ref.logits.length) throw new Error(`ONNX model gave ${logits.length} logits for ${n} images, libtorch ${ref.logits.length}`);
     for (let i = 0; i < logits.length; i++) r.maxAbsDiff = Math.max(r.maxAbsDiff, Math.abs(logits[i] - ref.logits[i]));
     const classes = logits.length / n;
@@ -74,7 +81,7 @@ export async function compareWithLibtorch(session: ort.InferenceSession, model: 
     const b = argmaxRows(ref.logits, classes);
     for (let i = 0; i < n; i++) if (a[i] !== b[i]) r.classMismatches++;
     if (withDecisions) {
-      const d = out.decisions.data as Float32Array;
+      const d = onnxOut.decisions.data as Float32Array;
       for (let i = 0; i < d.length; i++) if (d[i] !== ref.decisions[i]) r.decisionMismatches++;
     }
     r.images += n;

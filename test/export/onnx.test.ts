@@ -12,7 +12,7 @@ import { Agent, createBackbone, resnet18, resnet26, resnet50, type Backbone } fr
 import { DataLoader } from '../../src/data/index.js';
 import { openTask } from '../../src/train/task.js';
 import { PlainModel, SpotTuneModel, SpotTuneNet, defaultStrategyOptions, getStrategy, type EvalRouting, type StrategyContext } from '../../src/spottune/index.js';
-import { exportOnnx } from '../../src/export/model.js';
+import { exportOnnx, runRouting } from '../../src/export/model.js';
 import { compareWithLibtorch, openSession, type ImageBatch } from '../../src/export/verify.js';
 
 const TOLERANCE = 1e-4;
@@ -99,7 +99,7 @@ async function check(model: SpotTuneModel | PlainModel, batches: ImageBatch[], r
   const exported = exportOnnx(model, { inputShape: [c, h, w], routing });
   const session = await openSession(exported.bytes);
   try {
-    const r = await compareWithLibtorch(session, model, batches);
+    const r = await compareWithLibtorch(session, model, batches, { routing: exported.routing });
     assert.equal(r.images, 100);
     assert.ok(r.maxAbsDiff < TOLERANCE, `max |Δlogit| ${r.maxAbsDiff}`);
     assert.equal(r.classMismatches, 0);
@@ -201,10 +201,11 @@ test('torchvision ResNet-18 and ResNet-50 (BasicBlock, Bottleneck, downsample, m
   }
 });
 
-test('random-policy and "sample" routing are refused with the deterministic alternatives named', () => {
+/** What the engine gives a strategy: here a random ResNet-26 as the "pre-trained" network. */
+function context(): StrategyContext & { dispose(): void } {
   torch.manualSeed(6);
-  const source = createBackbone('resnet26', { numClasses: 10, inChannels: 1, width: 0.25 });
-  const ctx: StrategyContext = {
+  const source = randomNet(() => createBackbone('resnet26', { numClasses: 10, inChannels: 1, width: 0.25 }));
+  return {
     pretrained: () => {
       const net = createBackbone('resnet26', { numClasses: 10, inChannels: 1, width: 0.25 });
       torch.tidy(() => net.loadStateDict(source.stateDict()));
@@ -213,7 +214,12 @@ test('random-policy and "sample" routing are refused with the deterministic alte
     deeper: () => { throw new Error('unused'); },
     scratch: () => { throw new Error('unused'); },
     numClasses: 10, inChannels: 1, seed: 0, options: defaultStrategyOptions,
+    dispose: () => source.dispose(),
   };
+}
+
+test('random-policy and "sample" routing are refused with the deterministic alternatives named', () => {
+  const ctx = context();
   const random = getStrategy('random-policy').build(ctx);
   assert.throws(() => exportOnnx(random, { inputShape: [1, 28, 28], routing: 'argmax' }), /random-policy.*coin flips.*--routing finetuned/s);
   assert.ok(exportOnnx(random, { inputShape: [1, 28, 28], routing: 'finetuned' }).bytes.length > 0);
@@ -221,5 +227,23 @@ test('random-policy and "sample" routing are refused with the deterministic alte
   const spot = getStrategy('spottune').build(ctx);
   assert.throws(() => exportOnnx(spot, { inputShape: [1, 28, 28], routing: 'sample' }), /"sample" draws Gumbel noise/);
   spot.dispose();
-  source.dispose();
+  ctx.dispose();
+});
+
+test('a spottune-finetuned run exports its fine-tuned blocks, as it evaluates', async () => {
+  const batches = await images(1);
+  const ctx = context();
+  const model = getStrategy('spottune-finetuned').build(ctx) as SpotTuneModel;
+  const routing = runRouting({ method: 'spottune-finetuned', strategy: { ...defaultStrategyOptions, evalRouting: 'argmax' } });
+  assert.equal(routing, 'finetuned');
+  assert.equal(runRouting({ method: 'spottune', strategy: defaultStrategyOptions }), 'argmax');
+  assert.equal(runRouting({ method: 'spottune', strategy: defaultStrategyOptions }, 'frozen'), 'frozen');
+  const exported = exportOnnx(model, { inputShape: [1, 28, 28], routing });
+  const session = await openSession(exported.bytes);
+  // No routing given: libtorch evaluates the way the run does.
+  const r = await compareWithLibtorch(session, model, batches, { limit: 20 });
+  assert.ok(r.images === 20 && r.maxAbsDiff < TOLERANCE && r.decisionMismatches === 0 && r.classMismatches === 0);
+  await session.release();
+  model.dispose();
+  ctx.dispose();
 });
