@@ -12,6 +12,8 @@ import { buildRun, evaluate, train, type RunResult } from '../train/engine.js';
 import { makeConfig, validateConfig, type TrainConfig } from '../train/config.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import type { Task } from '../train/task.js';
+import { Distributed } from '../train/distributed.js';
+import type { ProcessGroupOptions } from '../torch/distributed.js';
 import { Progress } from './progress.js';
 
 export interface OutputOptions {
@@ -28,18 +30,26 @@ function report(r: RunResult, o: OutputOptions, extra = ''): void {
   console.log(`fine-tune frequency per block: ${r.blockFreq.map((f) => f.toFixed(2)).join(' ')}`);
 }
 
-export async function trainCommand(partial: Partial<TrainConfig> & Pick<TrainConfig, 'method' | 'arch' | 'data'>, output: string, o: OutputOptions & { resume?: boolean }): Promise<RunResult> {
+/** With `dist`, this process is one rank of a data-parallel run; only rank 0 reports and writes. */
+export async function trainCommand(partial: Partial<TrainConfig> & Pick<TrainConfig, 'method' | 'arch' | 'data'>, output: string, o: OutputOptions & { resume?: boolean; dist?: ProcessGroupOptions }): Promise<RunResult> {
   const config = makeConfig(partial);
-  const progress = new Progress(config.epochs, o.quiet === true || o.json === true);
-  const r = await train(config, output, { resume: o.resume, callbacks: { onBatchEnd: (b) => progress.batch(b), onEpochEnd: (m) => progress.epoch(m) } });
-  report(r, o, `; run in ${output}`);
-  return r;
+  const distributed = o.dist ? Distributed.init(o.dist) : undefined;
+  const main = !distributed || distributed.isMain;
+  const progress = new Progress(config.epochs, o.quiet === true || o.json === true || !main);
+  try {
+    const r = await train(config, output, { resume: o.resume, distributed, callbacks: { onBatchEnd: (b) => progress.batch(b), onEpochEnd: (m) => progress.epoch(m) } });
+    if (main) report(r, o, `; run in ${output}${distributed ? ` (${distributed.worldSize} processes)` : ''}`);
+    return r;
+  } finally {
+    distributed?.destroy();
+  }
 }
 
 /** Trains a source model from scratch and writes its weights to output/weights.safetensors. */
-export async function pretrainCommand(partial: Partial<TrainConfig> & Pick<TrainConfig, 'arch' | 'data'>, output: string, o: OutputOptions & { resume?: boolean }): Promise<string> {
+export async function pretrainCommand(partial: Partial<TrainConfig> & Pick<TrainConfig, 'arch' | 'data'>, output: string, o: OutputOptions & { resume?: boolean; dist?: ProcessGroupOptions }): Promise<string> {
   await trainCommand({ ...partial, method: 'scratch' }, output, { ...o, json: false, quiet: o.quiet || o.json });
   const weights = join(output, 'weights.safetensors');
+  if (o.dist && o.dist.rank !== 0) return weights;
   torch.tidy(() => {
     const ck = loadCheckpoint(join(output, 'last.pth'));
     writeWeights(weights, ck.get('model') as Map<string, Tensor>);
