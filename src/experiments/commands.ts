@@ -71,6 +71,7 @@ export async function reportCommand(dir: string, output: string): Promise<void> 
 export function decathlonScoreCommand(args: string[], json: boolean): void {
   const rows: { method: string; score: number; perDomain: Record<string, number> }[] = [];
   if (args.length === 1 && !args[0].includes('=')) {
+    if (!existsSync(args[0])) throw new Error(`"${args[0]}": expected a runs folder, or <dataset>=<accuracy %> pairs (e.g. aircraft=60.34)`);
     const runs = loadRuns(args[0]).filter((r) => decathlonDomain(r.result.data));
     if (runs.length === 0) throw new Error(`${args[0]}: no runs on Visual Decathlon datasets (decathlon:<root>:<name>)`);
     const methods = [...new Set(runs.map((r) => r.result.method))].sort(methodOrder);

@@ -1,0 +1,35 @@
+// The Visual Decathlon score: the baseline earns 250 points per domain (2500 in all), a perfect
+// classifier 1000, and errors of twice the baseline's or worse nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { DECATHLON_BASELINE, decathlonScore } from '../../src/experiments/decathlon.js';
+
+test('the baseline accuracies score 2500, 250 per domain', () => {
+  const s = decathlonScore({ ...DECATHLON_BASELINE });
+  assert.equal(Object.keys(s.perDomain).length, 10);
+  assert.ok(Math.abs(s.score - 2500) < 1e-9, `S = ${s.score}`);
+  for (const [d, p] of Object.entries(s.perDomain)) assert.ok(Math.abs(p - 250) < 1e-9, `${d}: ${p}`);
+});
+
+test('perfect, half-error and too-poor accuracies', () => {
+  assert.ok(Math.abs(decathlonScore({ aircraft: 100 }).score - 1000) < 1e-9);
+  // Half the baseline error: (E_max − E_base/2)² / E_max² · 1000 = (1.5/2)² · 1000 = 562.5
+  const half = 100 - (100 - DECATHLON_BASELINE.dtd) / 2;
+  assert.ok(Math.abs(decathlonScore({ dtd: half }).score - 562.5) < 1e-9);
+  const tooPoor = 100 - 2 * (100 - DECATHLON_BASELINE.svhn) - 1;
+  assert.equal(decathlonScore({ svhn: tooPoor }).score, 0);
+  assert.ok(Math.abs(decathlonScore({ 'decathlon:/data/decathlon:gtsrb': 100 }).perDomain.gtsrb - 1000) < 1e-9);
+  assert.throws(() => decathlonScore({ cub: 80 }), /"cub" is not a Visual Decathlon dataset; expected one of imagenet12/);
+  assert.throws(() => decathlonScore({ dtd: 150 }), /accuracy of dtd: expected a percentage/);
+});
+
+test('spottune decathlon-score from the command line', () => {
+  const args = Object.entries(DECATHLON_BASELINE).map(([d, a]) => `${d}=${a}`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'decathlon-score', ...args, '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Math.abs(JSON.parse(r.stdout).score - 2500) < 1e-9);
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'decathlon-score', 'aircraft:60'], { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /expected a runs folder, or <dataset>=<accuracy %> pairs/);
+});
