@@ -1,16 +1,21 @@
 // `spottune export <run> --format onnx`: writes a trained run's model as ONNX and, with
 // --verify, checks it in onnxruntime against libtorch on the run's test images.
+import { join } from 'node:path';
 import { Rng } from '../data/rng.js';
 import { DataLoader } from '../data/index.js';
 import { writeFileAtomic } from '../io/file.js';
 import { exportOnnx, runRouting } from '../export/model.js';
+import { preprocessing, writeWebApp } from '../export/web.js';
 import type { EvalRouting } from '../spottune/index.js';
 import type { TrainConfig } from '../train/config.js';
 import { loadRun } from './commands.js';
 
 export interface ExportCommandOptions {
   format: string;
-  output: string;
+  /** The .onnx file to write. */
+  output?: string;
+  /** A folder for the web page that runs the model in the browser (holds its own model.onnx). */
+  web?: string;
   checkpoint?: 'best' | 'last';
   routing?: EvalRouting;
   /** Compare with libtorch on this many test images (0: no check). */
@@ -22,6 +27,7 @@ export interface ExportCommandOptions {
 
 export async function exportCommand(dir: string, o: ExportCommandOptions): Promise<void> {
   if (o.format !== 'onnx') throw new Error(`--format ${o.format}: only onnx is supported`);
+  if (!o.output && !o.web) throw new Error('give --output <file.onnx>, --web <folder>, or both');
   const override: Partial<TrainConfig['strategy']> = o.routing ? { evalRouting: o.routing } : {};
   const checkpoint = o.checkpoint ?? 'best';
   const { config, task, model } = loadRun(dir, checkpoint, override);
@@ -33,10 +39,20 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
       routing: runRouting(config, o.routing),
       metadata: { classes: JSON.stringify(task.classes), method: config.method, data: config.data, arch: config.arch, checkpoint },
     });
-    writeFileAtomic(o.output, (append) => append(exported.bytes));
+    const output = o.output ?? join(o.web as string, 'model.onnx');
+    if (o.output) writeFileAtomic(o.output, (append) => append(exported.bytes));
+    if (o.web) {
+      writeWebApp(o.web, exported.bytes, {
+        ...(await preprocessing(task)), classes: task.classes, method: config.method, data: config.data, routing: exported.routing,
+        blocks: exported.outputs.length > 1 ? model.numBlocks : 0,
+      });
+    }
     const shapes = exported.outputs.map((v) => `${v.name} [${v.dims.join(', ')}]`).join(', ');
-    const summary = { output: o.output, bytes: exported.bytes.length, input: ['batch', first.channels, first.height, first.width], outputs: exported.outputs, routing: exported.routing };
-    if (!o.json) console.log(`wrote ${o.output} (${(exported.bytes.length / 1e6).toFixed(1)} MB, ONNX opset 13): input [batch, ${first.channels}, ${first.height}, ${first.width}] → ${shapes}; routing ${exported.routing}`);
+    const summary = { output, web: o.web, bytes: exported.bytes.length, input: ['batch', first.channels, first.height, first.width], outputs: exported.outputs, routing: exported.routing };
+    if (!o.json) {
+      console.log(`wrote ${output} (${(exported.bytes.length / 1e6).toFixed(1)} MB, ONNX opset 13): input [batch, ${first.channels}, ${first.height}, ${first.width}] → ${shapes}; routing ${exported.routing}`);
+      if (o.web) console.log(`web page in ${o.web}: serve the folder over HTTP (e.g. python3 -m http.server -d ${o.web}) and open index.html`);
+    }
     if (!o.verify) {
       if (o.json) console.log(JSON.stringify(summary));
       return;
@@ -55,7 +71,7 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
           + `; ${c.onnxSeconds.toFixed(2)} s in onnxruntime, ${c.torchSeconds.toFixed(2)} s in libtorch`);
       }
       if (!(c.maxAbsDiff <= tolerance) || c.classMismatches > 0 || c.decisionMismatches > 0) {
-        throw new Error(`verification failed: ${o.output} does not reproduce the libtorch model (max |Δlogit| ${c.maxAbsDiff}, ${c.classMismatches} class and ${c.decisionMismatches} decision mismatches)`);
+        throw new Error(`verification failed: ${output} does not reproduce the libtorch model (max |Δlogit| ${c.maxAbsDiff}, ${c.classMismatches} class and ${c.decisionMismatches} decision mismatches)`);
       }
     } finally {
       await session.release();

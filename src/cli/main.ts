@@ -165,7 +165,8 @@ program.command('export')
   .description('write a trained run\'s model as ONNX (SpotTune: policy network and routing in the graph)')
   .argument('<run>', 'run folder')
   .addOption(new Option('--format <format>', 'file format').choices(['onnx']).default('onnx'))
-  .requiredOption('--output <file>', 'where to write the model, e.g. model.onnx')
+  .option('--output <file>', 'where to write the model, e.g. model.onnx')
+  .option('--web <dir>', 'also write a static web page that classifies dropped images with the model (onnxruntime-web)')
   .addOption(new Option('--checkpoint <which>', 'which checkpoint').choices(['best', 'last']).default('best'))
   .addOption(new Option('--routing <mode>', 'two-branch models: argmax (policy network), finetuned or frozen (every image on one branch); default: the run\'s').choices(['argmax', 'finetuned', 'frozen', 'sample']))
   .option('--verify [images]', 'run the exported model in onnxruntime and libtorch on the run\'s test images (default 100) and compare', int('--verify'))
@@ -174,7 +175,7 @@ program.command('export')
   .action(async (run: string, f: Flags) => {
     const { exportCommand } = await import('./export_command.js');
     const verify = f.verify === true ? 100 : (f.verify as number | undefined);
-    await exportCommand(run, { format: f.format as string, output: f.output as string, checkpoint: f.checkpoint as 'best', routing: f.routing as 'argmax' | undefined, verify, tolerance: f.tolerance as number, json: f.json === true });
+    await exportCommand(run, { format: f.format as string, output: f.output as string | undefined, web: f.web as string | undefined, checkpoint: f.checkpoint as 'best', routing: f.routing as 'argmax' | undefined, verify, tolerance: f.tolerance as number, json: f.json === true });
   });
 
 program.command('methods')
