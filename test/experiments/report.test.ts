@@ -69,7 +69,7 @@ test('the report of a sweep renders in headless Chromium with its table, heatmap
     assert.ok(box && box.width > 300 && box.height > 200, `the class heatmap is drawn (${JSON.stringify(box)})`);
     assert.equal(await page.locator('svg.chart').count(), 2);
     assert.equal(await page.locator('svg.chart path').count(), 4, 'a curve per method in each chart');
-    const images = await page.locator('.example img').evaluateAll((els) => els.map((e) => (e as { naturalWidth: number }).naturalWidth));
+    const images = await page.locator('.example img').evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
     assert.equal(images.length, 20, 'two test images of each of the 10 digits');
     assert.ok(images.every((w) => w === 8), 'every example image decoded (8×8 digits)');
     assert.equal(await page.locator('.example').first().locator('.route i').count(), 12, 'one routing square per block');
