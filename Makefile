@@ -5,7 +5,7 @@ setup:
 	./scripts/setup.sh
 
 demo: setup
-	node --import tsx examples/fashion-cnn.ts
+	node dist/cli/main.js demo
 
 test: setup
 	npm run typecheck
