@@ -4,6 +4,10 @@
 // with random weights and batch-norm statistics (models.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as torch from '../../src/torch/index.js';
 import { createBackbone, resnet18, resnet26, resnet50 } from '../../src/models/index.js';
@@ -166,4 +170,34 @@ test('a spottune-finetuned run exports its fine-tuned blocks, as it evaluates', 
   await session.release();
   model.dispose();
   ctx.dispose();
+});
+
+test('the ONNX checker (full check, strict shape inference) accepts the exported graphs', async () => {
+  const batches = await images(1);
+  const dir = mkdtempSync(join(tmpdir(), 'spottune-onnx-'));
+  try {
+    const files: [string, number[][]][] = [];
+    const write = (name: string, model: SpotTuneModel | PlainModel, inputShape: [number, number, number], routing?: EvalRouting) => {
+      const e = exportOnnx(model, { inputShape, routing });
+      writeFileSync(join(dir, name), e.bytes);
+      files.push([name, e.outputs.map((o) => o.dims.slice(1) as number[])]);
+      model.dispose();
+    };
+    write('spottune.onnx', spotTune(batches, 'argmax', 16), [1, 28, 28], 'argmax');
+    write('finetuned.onnx', spotTune(batches, 'finetuned'), [1, 28, 28], 'finetuned');
+    write('resnet50.onnx', new PlainModel(randomNet(() => resnet50({ numClasses: 10 })), { frozen: [] }), [3, 40, 40]);
+    const script = [
+      'import sys, onnx',
+      'for f in sys.argv[1:]:',
+      '    m = onnx.load(f)',
+      '    onnx.checker.check_model(m, full_check=True)',
+      '    print([[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in onnx.shape_inference.infer_shapes(m, strict_mode=True).graph.output])',
+    ].join('\n');
+    const r = spawnSync('/usr/bin/python3', ['-c', script, ...files.map(([f]) => join(dir, f))], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const inferred = r.stdout.trim().split('\n').map((line) => JSON.parse(line.replace(/'/g, '"')));
+    assert.deepEqual(inferred, files.map(([, dims]) => dims.map((d) => ['batch', ...d])));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
