@@ -76,11 +76,10 @@ export class OnnxGraph {
     return unique;
   }
 
-  /** Adds a node; returns the name of its (single) output. */
+  /** Adds a node; returns the name of its single output, which is the node's own (unique) name. */
   node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, name: string = opType): string {
-    const nodeName = this.unique(name);
-    const output = nodeName;
-    this.nodes.push({ name: nodeName, opType, input: inputs, output: [output], attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    const output = this.unique(name);
+    this.nodes.push({ name: output, opType, input: inputs, output: [output], attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
     return output;
   }
 
@@ -88,7 +87,7 @@ export class OnnxGraph {
   output(from: string, to: string): void {
     if (this.used.has(to)) throw new Error(`ONNX graph: output name "${to}" is already used`);
     this.used.add(to);
-    this.nodes.push({ name: `${to}_out`, opType: 'Identity', input: [from], output: [to] });
+    this.nodes.push({ name: this.unique(`${to}.identity`), opType: 'Identity', input: [from], output: [to] });
   }
 
   /** The serialised ModelProto. */

@@ -12,7 +12,7 @@ export interface Emitter {
   name(m: AnyModule): string;
 }
 
-/** Names every module of `root` by its state-dict path (prefix + dotted path). */
+/** Names every module of `root` by its state-dict path (e.g. net.layer1.0.conv1). */
 export function emitter(g: OnnxGraph, root: AnyModule): Emitter {
   const names = new Map<AnyModule, string>();
   for (const [path, m] of root.namedModules()) if (!names.has(m)) names.set(m, path || 'model');
