@@ -180,5 +180,7 @@ export function planSweep(cfg: SweepConfig, output: string, o: { sourcesDir?: st
       }
     }
   }
-  return { sources, runs };
+  // Only the source models that some run starts from (a sweep narrowed by --methods may need fewer).
+  const used = new Set(runs.flatMap((r) => [r.config.weights, r.config.deeperWeights]));
+  return { sources: sources.filter((s) => used.has(weightsOf(s.name))), runs };
 }

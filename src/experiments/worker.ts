@@ -1,8 +1,9 @@
 // One job of a sweep, in its own process: `worker.js <run|source> <dir>` trains the
 // configuration in <dir>/config.json, resuming from <dir>/last.pth when there is one, then
 // writes the `done` marker last. Threads come from SPOTTUNE_THREADS (set by the sweep).
-// It stops when the sweep that started it dies (the IPC channel closes), so a killed sweep
-// leaves no orphan writing into a folder that a re-run is about to resume.
+// It stops when the sweep that started it dies, so a killed sweep leaves no orphan writing into
+// a folder that a re-run is about to resume. Training rarely lets the event loop reach I/O (so
+// the IPC channel's 'disconnect' may come late): each batch also checks that the parent is the same.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainConfig } from '../train/config.js';
@@ -15,6 +16,10 @@ if ((kind !== 'run' && kind !== 'source') || !dir) {
 }
 const onDisconnect = () => process.exit(1);
 process.on('disconnect', onDisconnect);
+const parent = process.ppid;
+const stopIfOrphaned = () => {
+  if (process.ppid !== parent) process.exit(1);
+};
 const send = (m: WorkerMessage) => process.send?.(m);
 
 writeFileSync(join(dir, PID_FILE), String(process.pid));
@@ -26,7 +31,9 @@ const progress = new Progress(config.epochs, false);
 const result = await train(config, dir, {
   resume: true,
   callbacks: {
+    onBatchEnd: stopIfOrphaned,
     onEpochEnd: (m) => {
+      stopIfOrphaned();
       progress.epoch(m);
       send({ type: 'epoch', epoch: m.epoch, epochs: config.epochs, testAcc: m.testAcc, trainLoss: m.trainLoss, seconds: m.seconds });
     },

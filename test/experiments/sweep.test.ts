@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSweepConfig, planSweep } from '../../src/experiments/sweep_config.js';
 import { sweepFromFlags } from '../../src/experiments/commands.js';
+import { livingWorker } from '../../src/experiments/run_files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spottune-sweep-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -42,6 +43,14 @@ test('a sweep killed with SIGKILL and run again finishes each run exactly once, 
   while (!runDirs(b).some((r) => existsSync(join(r, 'last.pth'))) && sweep.exitCode === null) await new Promise((r) => setTimeout(r, 10));
   sweep.kill('SIGKILL');
   await exited;
+  // The workers notice that their sweep is gone and stop by themselves: at most the epoch under
+  // way when the sweep died still ends (an orphan that trained on would finish its run).
+  const epochsNow = (r: string) => (existsSync(join(r, 'metrics.jsonl')) ? epochsOf(r).length : 0);
+  const atKill = new Map(runDirs(b).filter((r) => !existsSync(join(r, 'done'))).map((r) => [r, epochsNow(r)]));
+  const t0 = Date.now();
+  while (runDirs(b).some((r) => livingWorker(r) !== undefined) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(runDirs(b).filter((r) => livingWorker(r) !== undefined), [], 'no worker outlives its sweep');
+  for (const [r, n] of atKill) assert.ok(epochsNow(r) <= n + 1, `${r}: ${n} epochs when the sweep was killed, ${epochsNow(r)} after its worker stopped`);
   const doneBefore = runDirs(b).filter((r) => existsSync(join(r, 'done')));
   assert.ok(doneBefore.length < 4, 'the kill came before the sweep finished');
   const markers = new Map(doneBefore.map((r) => [r, read(join(r, 'done'))]));
@@ -96,6 +105,8 @@ test('bad sweep configurations name the field', () => {
   const withSource = plan({ ...ok, sources: { s: { arch: 'resnet26', data: 'digits' } }, base: { weights: 'source:s' } });
   assert.equal(withSource.runs[0].config.weights, '/tmp/out/sources/s/weights.safetensors');
   assert.equal(withSource.sources[0].config.method, 'scratch');
+  const unused = plan({ ...ok, sources: { s: { arch: 'resnet26', data: 'digits' }, deep: { arch: 'resnet38', data: 'digits' } }, base: { weights: 'source:s' } });
+  assert.deepEqual(unused.sources.map((s) => s.name), ['s'], 'a source no run starts from is not trained');
 });
 
 test('flags make the same sweep as a file, and override it', () => {
