@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseSweepConfig, planSweep } from '../../src/experiments/sweep_config.js';
 import { sweepFromFlags } from '../../src/experiments/commands.js';
 import { livingWorker } from '../../src/experiments/run_files.js';
+import { METHODS } from '../../src/spottune/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spottune-sweep-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -120,4 +121,15 @@ test('flags make the same sweep as a file, and override it', () => {
   assert.equal(g.cfg.base.weights, 'source:src', 'file settings that flags do not give stay');
   assert.equal(g.output, join('runs', 'tiny'));
   assert.throws(() => sweepFromFlags({ methods: ['finetune'], base: {} }), /--methods and --datasets/);
+});
+
+test('experiments/small.json plans every method on both datasets with 5 seeds, from two source models', () => {
+  const cfg = parseSweepConfig(JSON.parse(read('experiments/small.json')), 'experiments/small.json');
+  const { sources, runs } = planSweep(cfg, '/tmp/small');
+  assert.deepEqual(sources.map((s) => [s.name, s.config.arch, s.config.data]), [['r26', 'resnet26', 'fashion-mnist'], ['r38', 'resnet38', 'fashion-mnist']]);
+  assert.deepEqual(cfg.methods, [...METHODS]);
+  assert.equal(runs.length, METHODS.length * 2 * 5);
+  const deeper = runs.find((r) => r.config.method === 'finetune-deeper')!;
+  assert.equal(deeper.config.deeperWeights, '/tmp/small/sources/r38/weights.safetensors');
+  assert.ok(runs.every((r) => r.config.weights === '/tmp/small/sources/r26/weights.safetensors' && r.config.perClass === 10));
 });
