@@ -1,5 +1,5 @@
 // What the CLI's commands do; main.ts only parses flags. Loaded lazily (it loads libtorch).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -9,7 +9,7 @@ import { DataLoader } from '../data/index.js';
 import { listStrategies } from '../spottune/index.js';
 import type { SpotTuneModel, TrainModel } from '../spottune/index.js';
 import { buildRun, evaluate, train, type RunResult } from '../train/engine.js';
-import { makeConfig, validateConfig, type TrainConfig } from '../train/config.js';
+import { makeConfig, readConfigFile, validateConfig, type TrainConfig } from '../train/config.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import type { Task } from '../train/task.js';
 import { Distributed } from '../train/distributed.js';
@@ -69,7 +69,7 @@ export interface LoadedRun {
 export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', override: Partial<TrainConfig['strategy']> = {}): LoadedRun {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new Error(`${dir} is not a run folder (no config.json)`);
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as TrainConfig;
+  const config = readConfigFile(configPath);
   config.strategy = { ...config.strategy, ...override };
   validateConfig(config);
   const ckPath = join(dir, `${checkpoint}.pth`);

@@ -38,9 +38,15 @@ export class Decathlon extends FileDataset {
       if (e instanceof SyntaxError) throw new Error(`${file}: invalid JSON: ${e.message}`);
       throw e;
     }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new Error(`${file}: expected a JSON object with 'images', 'annotations' and 'categories'`);
+    }
     const list = <T>(key: keyof CocoFile): T[] => {
       const v = json[key];
       if (!Array.isArray(v)) throw new Error(`${file}: expected an array '${key}'`);
+      v.forEach((e: unknown, k) => {
+        if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error(`${file}: ${key}[${k}] must be an object, got ${Array.isArray(e) ? 'an array' : String(e).slice(0, 100)}`);
+      });
       return v as T[];
     };
     const images = list<{ id?: unknown; file_name?: unknown }>('images');
@@ -48,7 +54,7 @@ export class Decathlon extends FileDataset {
     const categories = list<{ id?: unknown; name?: unknown }>('categories');
 
     const int = (v: unknown, where: string): number => {
-      if (!Number.isInteger(v)) throw new Error(`${file}: ${where} must be an integer, got ${JSON.stringify(v)}`);
+      if (!Number.isInteger(v)) throw new Error(`${file}: ${where} must be an integer, got ${typeof v === 'object' && v !== null ? (Array.isArray(v) ? 'an array' : 'an object') : JSON.stringify(v)?.slice(0, 100)}`);
       return v as number;
     };
 

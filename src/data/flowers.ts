@@ -29,8 +29,11 @@ export class Flowers102 extends FileDataset {
     requireFile(setidFile, 'Flowers-102');
 
     const allLabels = matNumbers(matVariable(readMat(labelsFile), 'labels', labelsFile), `${labelsFile}: labels`);
+    // Every class has images, so no label exceeds the number of images (a corrupt one must not make millions of classes).
     allLabels.forEach((y, i) => {
-      if (!Number.isInteger(y) || y < 1) throw new Error(`${labelsFile}: labels(${i + 1}) = ${y} out of range, expected an integer ≥ 1`);
+      if (!Number.isInteger(y) || y < 1 || y > allLabels.length) {
+        throw new Error(`${labelsFile}: labels(${i + 1}) = ${y} out of range, expected an integer in 1..${allLabels.length} (the number of images)`);
+      }
     });
     const numClasses = allLabels.reduce((a, b) => Math.max(a, b), 0);
     this.classes = Array.from({ length: numClasses }, (_, k) => String(k + 1));

@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import { checkLabels, FileDataset } from './dataset.js';
 import { intField, readLines } from './files.js';
 
+const MAX_CLASSES = 1_000_000;
+
 export interface ImageListOptions {
   /** Folder the listed paths are relative to. */
   root: string;
@@ -31,6 +33,13 @@ export class ImageList extends FileDataset {
       const label = intField(fields[fields.length - 1], list, number, 'label');
       this.paths.push(resolve(root, fields.slice(0, -1).join(' ')));
       labels.push(label);
+    }
+    if (!options.classes) {
+      // Classes are 0 … the largest label: a corrupt label must not make millions of them.
+      const top = labels.reduce((a, b, i) => (b > labels[a] ? i : a), 0);
+      if (labels[top] >= MAX_CLASSES) {
+        throw new Error(`${list}:${lines[top].number}: label ${labels[top]} would make ${labels[top] + 1} classes, more than ${MAX_CLASSES}: is the file corrupt?`);
+      }
     }
     this.classes = options.classes ?? Array.from({ length: labels.reduce((a, b) => Math.max(a, b), -1) + 1 }, (_, k) => String(k));
     this.labels = checkLabels(labels, this.classes.length, (i) => `${list}:${lines[i].number}`);

@@ -267,6 +267,8 @@ class Reader {
           fields.push(new TextDecoder('latin1').decode(nul < 0 ? raw : raw.subarray(0, nul)));
         }
         offset = namesEl.next;
+        // Each element of a struct with fields takes bytes in the file; without fields, nothing bounds the count but this.
+        if (fields.length === 0 && count > this.bytes.length) sub.fail(where, `a struct array of ${count} elements without fields`);
         const items: Map<string, MatValue>[] = [];
         for (let k = 0; k < count; k++) {
           const item = new Map<string, MatValue>();

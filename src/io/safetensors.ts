@@ -88,7 +88,7 @@ function parseHeader(bytes: Uint8Array, dataSize: number, path: string): { entri
     if (!isObject(info)) throw new Error(`${where}: expected {dtype, shape, data_offsets}`);
     const { dtype: code, shape, data_offsets: offsets } = info;
     if (typeof code !== 'string' || !Object.hasOwn(CODES, code)) {
-      throw new Error(`${where}: dtype ${JSON.stringify(code)} is not one of ${Object.keys(CODES).join(', ')}`);
+      throw new Error(`${where}: dtype ${typeof code === 'string' ? JSON.stringify(code.slice(0, 100)) : typeof code} is not one of ${Object.keys(CODES).join(', ')}`);
     }
     if (!isIntArray(shape)) throw new Error(`${where}: shape must be a list of non-negative integers`);
     if (!isIntArray(offsets) || offsets.length !== 2 || offsets[0] > offsets[1]) {

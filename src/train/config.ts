@@ -1,5 +1,6 @@
 // A training run's configuration: every choice that changes the result, with defaults,
 // checked with errors that name the field. Saved as config.json beside the run.
+import { readFileSync } from 'node:fs';
 import { ARCHS } from '../models/index.js';
 import { METHODS, defaultStrategyOptions, type StrategyOptions } from '../spottune/index.js';
 
@@ -71,10 +72,15 @@ export function makeConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'me
 
 export function validateConfig(c: TrainConfig): void {
   const bad = (field: string, expected: string, got: unknown) => {
-    throw new Error(`config field "${field}": expected ${expected}, got ${JSON.stringify(got)}`);
+    throw new Error(`config field "${field}": expected ${expected}, got ${show(got)}`);
   };
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) bad('(top level)', 'an object', c);
   if (!METHODS.includes(c.method)) bad('method', `one of ${METHODS.join(', ')}`, c.method);
   if (!ARCHS.includes(c.arch)) bad('arch', `one of ${ARCHS.join(', ')}`, c.arch);
+  if (typeof c.data !== 'string' || c.data === '') bad('data', 'a dataset spec such as fashion-mnist or cub:<root>', c.data);
+  for (const f of ['weights', 'deeperArch', 'deeperWeights'] as const) if (c[f] !== undefined && typeof c[f] !== 'string') bad(f, 'a string', c[f]);
+  if (c.width !== undefined && !(typeof c.width === 'number' && c.width > 0 && c.width <= 64)) bad('width', 'a number in (0, 64]', c.width);
+  if (c.imageSize !== undefined && (!Number.isInteger(c.imageSize) || c.imageSize < 1 || c.imageSize > 4096)) bad('imageSize', 'an integer in [1, 4096]', c.imageSize);
   for (const f of ['epochs', 'batchSize'] as const) if (!Number.isInteger(c[f]) || c[f] < 1) bad(f, 'a positive integer', c[f]);
   for (const f of ['lr', 'lrAgent', 'momentum', 'weightDecay', 'weightDecayAgent', 'gamma', 'labelSmoothing'] as const) {
     if (typeof c[f] !== 'number' || !Number.isFinite(c[f]) || c[f] < 0) bad(f, 'a non-negative number', c[f]);
@@ -82,11 +88,49 @@ export function validateConfig(c: TrainConfig): void {
   if (!['multistep', 'cosine', 'constant'].includes(c.schedule)) bad('schedule', 'multistep, cosine or constant', c.schedule);
   if (!Array.isArray(c.milestones) || c.milestones.some((m) => !Number.isInteger(m) || m < 1)) bad('milestones', 'an array of positive integers', c.milestones);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0 || c.warmupEpochs >= c.epochs) bad('warmupEpochs', `an integer in [0, epochs)`, c.warmupEpochs);
-  if (!Number.isInteger(c.seed)) bad('seed', 'an integer', c.seed);
+  if (!Number.isSafeInteger(c.seed)) bad('seed', 'an integer', c.seed);
   if (!Number.isInteger(c.evalEvery) || c.evalEvery < 1) bad('evalEvery', 'a positive integer', c.evalEvery);
   if (c.perClass !== undefined && (!Number.isInteger(c.perClass) || c.perClass < 1)) bad('perClass', 'a positive integer', c.perClass);
   if (c.method === 'finetune-deeper' && (!c.deeperArch || !c.deeperWeights)) bad('deeperArch/deeperWeights', 'both set for finetune-deeper', [c.deeperArch, c.deeperWeights]);
-  if (!(c.strategy.tau > 0)) bad('strategy.tau', 'a positive number', c.strategy.tau);
-  if (!['argmax', 'sample', 'finetuned', 'frozen'].includes(c.strategy.evalRouting)) bad('strategy.evalRouting', 'argmax, sample, finetuned or frozen', c.strategy.evalRouting);
-  if (!['train', 'eval'].includes(c.strategy.frozenBn)) bad('strategy.frozenBn', 'train or eval', c.strategy.frozenBn);
+  validateStrategy(c.strategy, bad);
+}
+
+function validateStrategy(s: StrategyOptions, bad: (field: string, expected: string, got: unknown) => never): void {
+  const isObject = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const nonNegative = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  if (!isObject(s)) bad('strategy', 'an object', s);
+  if (!(typeof s.tau === 'number' && s.tau > 0 && Number.isFinite(s.tau))) bad('strategy.tau', 'a positive number', s.tau);
+  if (s.tauAnneal !== undefined && !(isObject(s.tauAnneal) && nonNegative(s.tauAnneal.rate) && s.tauAnneal.min > 0)) bad('strategy.tauAnneal', '{rate ≥ 0, min > 0}', s.tauAnneal);
+  if (!(isObject(s.globalK) && nonNegative(s.globalK.k) && nonNegative(s.globalK.lambda1) && nonNegative(s.globalK.lambda2))) bad('strategy.globalK', '{k, lambda1, lambda2} non-negative numbers', s.globalK);
+  if (!(isObject(s.l2sp) && nonNegative(s.l2sp.alpha) && nonNegative(s.l2sp.beta) && ['all', 'weights'].includes(s.l2sp.scope))) bad('strategy.l2sp', '{alpha, beta} non-negative numbers and scope all or weights', s.l2sp);
+  if (typeof s.routed !== 'boolean') bad('strategy.routed', 'true or false', s.routed);
+  if (!(typeof s.agentWidth === 'number' && s.agentWidth > 0 && s.agentWidth <= 64)) bad('strategy.agentWidth', 'a number in (0, 64]', s.agentWidth);
+  if (s.agentInputSize !== undefined && (!Number.isInteger(s.agentInputSize) || s.agentInputSize < 1 || s.agentInputSize > 4096)) bad('strategy.agentInputSize', 'an integer in [1, 4096]', s.agentInputSize);
+  if (!['argmax', 'sample', 'finetuned', 'frozen'].includes(s.evalRouting)) bad('strategy.evalRouting', 'argmax, sample, finetuned or frozen', s.evalRouting);
+  if (!['train', 'eval'].includes(s.frozenBn)) bad('strategy.frozenBn', 'train or eval', s.frozenBn);
+}
+
+/** A value for an error message: JSON, cut short (and no stack overflow on deeply nested input). */
+function show(x: unknown): string {
+  try {
+    return (JSON.stringify(x) ?? String(x)).slice(0, 200);
+  } catch {
+    return Array.isArray(x) ? 'a deeply nested array' : typeof x;
+  }
+}
+
+/** A run's config.json, parsed and checked; errors name the file. */
+export function readConfigFile(path: string): TrainConfig {
+  let config: TrainConfig;
+  try {
+    config = JSON.parse(readFileSync(path, 'utf8')) as TrainConfig;
+  } catch (e) {
+    throw new Error(`${path}: cannot read the run's configuration: ${(e as Error).message}`);
+  }
+  try {
+    validateConfig(config);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  return config;
 }
