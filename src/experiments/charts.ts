@@ -94,7 +94,7 @@ export interface HeatmapOptions {
 }
 
 export function heatmap(o: HeatmapOptions): string {
-  const cw = o.cell?.w ?? 34;
+  const cw = o.cell?.w ?? 30;
   const ch = o.cell?.h ?? 22;
   const labelW = Math.max(40, 7.2 * Math.max(...o.rows.map((r) => r.length)) + 10);
   const top = 44;
@@ -109,7 +109,7 @@ export function heatmap(o: HeatmapOptions): string {
     o.values[i].forEach((v, j) => {
       const x = labelW + cw * j;
       out.push(`<rect x="${x}" y="${y}" width="${cw - 1}" height="${ch - 1}" fill="${heat(v)}"><title>${esc(r)}, ${esc(o.cols[j])}: ${(100 * v).toFixed(1)}% fine-tuned</title></rect>`);
-      out.push(`<text x="${x + cw / 2 - 0.5}" y="${y + ch / 2 + 4}" text-anchor="middle" class="cell" fill="${v > 0.55 ? '#fff' : '#1b2a3a'}">${Math.round(100 * v)}</text>`);
+      out.push(`<text x="${x + cw / 2 - 0.5}" y="${y + ch / 2 + 4}" text-anchor="middle" class="cell${v > 0.55 ? ' on-dark' : ''}">${Math.round(100 * v)}</text>`);
     });
   });
   out.push('</svg>');

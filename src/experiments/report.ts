@@ -48,12 +48,13 @@ function legend(methods: string[], color: (m: string) => string): string {
 function comparisonSection(c: Comparison): string {
   const escCells = (rows: string[][]) => rows.map((r) => r.map((x) => (x.startsWith('<strong>') ? x : esc(x))));
   const { accRows, pairedRows, costRows } = tableCells(c, (s) => `<strong>${esc(s)}</strong>`);
-  let html = `<section><h2>Comparison</h2><p class="note">Test accuracy (%) after the last epoch, mean ± standard deviation over seeds; the best method per dataset in bold.</p>${htmlTable(['method', ...c.datasets], escCells(accRows), 'results')}`;
+  const block = (title: string, note: string, table: string) => `<div><h3>${title}</h3><p class="note">${note}</p>${table}</div>`;
+  const parts = [block('Test accuracy (%)', 'After the last epoch, mean ± standard deviation over seeds; the best method per dataset in bold.', htmlTable(['method', ...c.datasets], escCells(accRows), 'results'))];
   if (pairedRows) {
-    html += `<h3>Against standard fine-tuning, seed by seed</h3><p class="note">Mean ± std over seeds of acc(method, seed) − acc(finetune, seed), in points; a paired comparison (same seed, same batch order), so the seed-to-seed noise that both share cancels. Seeds in parentheses.</p>${htmlTable(['method', ...c.datasets], escCells(pairedRows), 'results')}`;
+    parts.push(block('Against standard fine-tuning, seed by seed', 'Mean ± std over seeds of acc(method, seed) − acc(finetune, seed), in points. Same seed, same batch order: the noise both share cancels. Seeds in parentheses.', htmlTable(['method', ...c.datasets], escCells(pairedRows), 'results')));
   }
-  html += `<h3>Training cost</h3><p class="note">Mean per run: seconds of training (evaluation excluded), training images per second, trainable parameters (SpotTune's include the policy network).</p>${htmlTable(['method', 'seconds per run', 'images/s', 'trainable parameters'], escCells(costRows), 'results')}</section>`;
-  return html;
+  parts.push(block('Training cost', 'Mean per run: seconds of training (evaluation excluded), training images per second, trainable parameters (SpotTune\'s include the policy network).', htmlTable(['method', 'seconds', 'images/s', 'trainable'], escCells(costRows), 'results')));
+  return `<section><h2>Comparison</h2><div class="tables">${parts.join('')}</div></section>`;
 }
 
 function curvesSection(runs: RunRecord[], c: Comparison, color: (m: string) => string): string {
@@ -129,11 +130,13 @@ table.results strong { color: var(--accent); }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 8px; }
 .legend span { display: inline-flex; align-items: center; gap: 6px; font-size: 13px; }
 .legend i { width: 14px; height: 4px; border-radius: 2px; display: inline-block; }
+.tables { display: flex; flex-wrap: wrap; gap: 4px 40px; align-items: flex-start; }
+.tables > div { max-width: 470px; } .tables h3 { margin-top: 8px; }
 .charts, .maps { display: flex; flex-wrap: wrap; gap: 12px 26px; align-items: flex-start; }
 svg text { font-family: system-ui, "DejaVu Sans", sans-serif; fill: var(--ink); }
 svg .chart-title { font-size: 13px; font-weight: 600; }
 svg .tick { font-size: 11px; fill: var(--muted); } svg .label { font-size: 12px; fill: var(--muted); }
-svg .cell { font-size: 10px; } svg .grid { stroke: #edf0f4; } svg .axis { stroke: #9aa6b2; }
+svg .cell { font-size: 10px; } svg .cell.on-dark { fill: #fff; } svg .grid { stroke: #edf0f4; } svg .axis { stroke: #9aa6b2; }
 .examples { display: flex; flex-wrap: wrap; gap: 10px; }
 .example { margin: 0; width: 96px; text-align: center; font-size: 12px; }
 .example img { width: 56px; height: 56px; image-rendering: pixelated; border: 1px solid var(--line); border-radius: 4px; background: #000; }
