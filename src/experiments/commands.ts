@@ -32,9 +32,19 @@ export function sweepFromFlags(f: SweepFlags): { cfg: SweepConfig; where: string
       throw new Error(`${f.config}: not valid JSON (${(e as Error).message})`);
     }
     where = f.config;
+    parseSweepConfig(raw, where); // the file as written; then narrowed by flags
   }
-  if (f.methods) raw.methods = f.methods;
-  if (f.datasets) raw.datasets = f.datasets;
+  const narrow = (table: string, keep: string[]) => {
+    if (raw[table]) raw[table] = Object.fromEntries(Object.entries(raw[table] as Settings).filter(([k]) => keep.includes(k)));
+  };
+  if (f.methods) {
+    raw.methods = f.methods;
+    narrow('perMethod', f.methods);
+  }
+  if (f.datasets) {
+    raw.datasets = f.datasets;
+    narrow('perDataset', f.datasets);
+  }
   if (f.seeds) raw.seeds = f.seeds;
   raw.seeds ??= [0];
   if (Object.keys(f.base).length > 0) raw.base = { ...(raw.base as Settings | undefined), ...f.base };

@@ -121,6 +121,9 @@ test('flags make the same sweep as a file, and override it', () => {
   assert.equal(g.cfg.base.weights, 'source:src', 'file settings that flags do not give stay');
   assert.equal(g.output, join('runs', 'tiny'));
   assert.throws(() => sweepFromFlags({ methods: ['finetune'], base: {} }), /--methods and --datasets/);
+  const narrowed = sweepFromFlags({ config: 'experiments/small.json', methods: ['spottune', 'finetune'], seeds: [0], base: {} });
+  assert.deepEqual(Object.keys(narrowed.cfg.perMethod), [], 'settings of methods left out are dropped');
+  assert.equal(planSweep(narrowed.cfg, '/tmp/n').sources.length, 1, 'finetune-deeper left out: no ResNet-38 source');
 });
 
 test('experiments/small.json plans every method on both datasets with 5 seeds, from two source models', () => {
