@@ -157,9 +157,16 @@ c10::IValue convert(Napi::Env env, const Op& op, const Arg& a, const Napi::Value
       return v.As<Napi::String>().Utf8Value();
     case Kind::ScalarType:
     case Kind::Layout:
-    case Kind::MemoryFormat:  // boxed calls carry these enums as ints
+    case Kind::MemoryFormat: {  // boxed calls carry these enums as ints
       if (!v.IsNumber()) bad(env, op, a, "an enum code");
-      return v.As<Napi::Number>().Int64Value();
+      // Kernels index tables with these codes unchecked: out of range is a segfault.
+      int64_t code = v.As<Napi::Number>().Int64Value();
+      int64_t n = a.kind == Kind::ScalarType ? int64_t(at::ScalarType::NumOptions)
+                  : a.kind == Kind::Layout   ? int64_t(at::Layout::NumOptions)
+                                             : int64_t(at::MemoryFormat::NumOptions);
+      if (code < 0 || code >= n) bad(env, op, a, ("an enum code in [0, " + std::to_string(n) + ")").c_str());
+      return code;
+    }
     case Kind::Device:
       if (!v.IsString()) bad(env, op, a, "a device string such as 'cpu' or 'cuda:0'");
       return c10::Device(v.As<Napi::String>().Utf8Value());

@@ -59,6 +59,9 @@ let loaded: Native | undefined;
 
 export function native(): Native {
   if (loaded) return loaded;
+  const threads = Number(process.env.SPOTTUNE_THREADS ?? availableParallelism());
+  // The same bound as runtime.ts's setNumThreads: a typo must not start millions of threads.
+  if (threads > 1024) throw new Error(`SPOTTUNE_THREADS=${process.env.SPOTTUNE_THREADS} (or --threads): expected at most 1024 threads`);
   if (!existsSync(addonPath)) {
     throw new Error(`spottune's native addon is not built (looked for ${addonPath}). Build it with: npm run build:native  (needs: apt-get install libtorch-dev)`);
   }
@@ -69,7 +72,6 @@ export function native(): Native {
     throw new Error(`cannot load spottune's native addon ${addonPath}: ${msg}\n` +
       `If libtorch is missing or moved: apt-get install libtorch-dev (or set LIBTORCH and rebuild: npm run build:native)`);
   }
-  const threads = Number(process.env.SPOTTUNE_THREADS ?? availableParallelism());
   loaded.setNumThreads(Number.isInteger(threads) && threads > 0 ? threads : availableParallelism());
   return loaded;
 }

@@ -1,8 +1,12 @@
 // Threads, devices and versions of the loaded libtorch.
 import { native } from './native.js';
 
+/** Most threads accepted: far beyond any machine's cores, yet a typo cannot start millions. */
+export const MAX_THREADS = 1024;
+
 /** Intra-op threads (default: all cores, or SPOTTUNE_THREADS). Do not change while ops run. */
 export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new RangeError(`setNumThreads: expected an integer in [1, ${MAX_THREADS}], got ${String(n)}`);
   native().setNumThreads(n);
 }
 export function getNumThreads(): number {
