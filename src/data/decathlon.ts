@@ -60,7 +60,10 @@ export class Decathlon extends FileDataset {
 
     // Categories must be contiguous ids, so that id − min is a class index.
     const byId = new Map<number, string>();
-    categories.forEach((c, k) => byId.set(int(c.id, `categories[${k}].id`), String(c.name ?? c.id)));
+    categories.forEach((c, k) => {
+      const id = int(c.id, `categories[${k}].id`);
+      byId.set(id, typeof c.name === 'string' ? c.name : String(id));
+    });
     const ids = [...byId.keys()].sort((a, b) => a - b);
     if (ids.length === 0) throw new Error(`${file}: no categories`);
     const minId = ids[0];

@@ -21,7 +21,12 @@ export function readAt(fd: number, position: number, length: number, file: strin
 /** Calls `write(append)` to fill `path + '.tmp-<pid>'`, fsyncs it, then renames it over `path`. */
 export function writeFileAtomic(path: string, write: (append: (bytes: Uint8Array) => void) => void): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw writeError(path, e);
+  }
   let position = 0;
   const append = (bytes: Uint8Array) => {
     for (let done = 0; done < bytes.length; ) {
@@ -32,13 +37,14 @@ export function writeFileAtomic(path: string, write: (append: (bytes: Uint8Array
   try {
     write(append);
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    throw writeError(path, e);
   }
-  closeSync(fd);
-  renameSync(tmp, path);
   // Make the rename itself durable. (Windows cannot open a directory to fsync it.)
   if (process.platform !== 'win32') {
     const dir = openSync(dirname(path), 'r');
@@ -48,4 +54,12 @@ export function writeFileAtomic(path: string, write: (append: (bytes: Uint8Array
       closeSync(dir);
     }
   }
+}
+
+/** A system error (disk full, read-only, permissions) as an Error naming the file and the cause; others unchanged. */
+function writeError(path: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === undefined) return e;
+  const why: Record<string, string> = { ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is used up', EROFS: 'the file system is read-only', EACCES: 'permission denied', EPERM: 'permission denied', EIO: 'an I/O error' };
+  return Object.assign(new Error(`cannot write ${path}: ${why[code] ?? code} (${(e as Error).message}); the previous version of the file, if any, is intact`), { code, cause: e });
 }

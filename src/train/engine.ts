@@ -2,7 +2,7 @@
 // groups (network and policy, each with its own learning rate, weight decay and schedule),
 // evaluation every epoch, metrics.jsonl, `last` and `best` checkpoints written atomically,
 // and exact resume. A method changes only the model it builds (see src/spottune/methods.ts).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -13,7 +13,8 @@ import { DataLoader, type Batch } from '../data/index.js';
 import { readWeights } from '../io/tensors.js';
 import { writeFileAtomic } from '../io/file.js';
 import { openTask, type Task } from './task.js';
-import { validateConfig, type TrainConfig } from './config.js';
+import { readConfigFile, validateConfig, type TrainConfig } from './config.js';
+import { checkFreeSpace, checkOutputDir, removeStaleTemps } from './preflight.js';
 import { loadCheckpoint, plain, saveCheckpoint } from './checkpoint.js';
 import type { Distributed } from './distributed.js';
 
@@ -204,6 +205,18 @@ export async function evaluate(model: TrainModel, loader: DataLoader, numClasses
   };
 }
 
+/** Whether every element of every tensor is finite (one reduction per tensor, one item() in all). */
+function allFinite(ts: readonly Tensor[]): boolean {
+  if (ts.length === 0) return true;
+  return torch.tidy(() => torch.noGrad(() => torch.all(torch.stack(ts.map((t) => torch.all(torch.isfinite(t))))).item())) === 1;
+}
+
+function bytesOf(ts: readonly Tensor[]): number {
+  let n = 0;
+  for (const t of ts) n += t.numel * torch.dtypeSize[t.dtype];
+  return n;
+}
+
 /** Replaces a file atomically with the given text. */
 export function writeTextAtomic(path: string, text: string): void {
   writeFileAtomic(path, (append) => append(Buffer.from(text)));
@@ -217,13 +230,17 @@ function writeJson(path: string, value: unknown): void {
 export async function train(config: TrainConfig, output: string, o: TrainOptions = {}): Promise<RunResult> {
   const dist = o.distributed;
   const main = !dist || dist.isMain;
-  if (main) mkdirSync(output, { recursive: true });
+  // Before any work: the output folder must be writable; temporary files of a killed run go.
+  if (main) {
+    checkOutputDir(output);
+    removeStaleTemps(output);
+  }
   const lastPath = join(output, 'last.pth');
   const bestPath = join(output, 'best.pth');
   const metricsPath = join(output, 'metrics.jsonl');
   if (existsSync(lastPath) && !o.resume) throw new Error(`${output} already holds a run (${lastPath}): resume it with --resume, or choose another --output`);
   if (o.resume && existsSync(join(output, 'config.json'))) {
-    const saved = JSON.parse(readFileSync(join(output, 'config.json'), 'utf8'));
+    const saved = readConfigFile(join(output, 'config.json'));
     if (JSON.stringify(saved) !== JSON.stringify(config)) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
   }
   if (main) writeJson(join(output, 'config.json'), config);
@@ -231,6 +248,11 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   const { task, model } = buildRun(config, { cacheDir: o.cacheDir });
   const { opts, scheds, roles } = makeOptimizers(config, model);
   const params = opts.flatMap((opt) => opt.paramGroups.flatMap((g) => g.params));
+  // Room for last.pth twice (the old one stays until the new one is complete), momentum included, and best.pth.
+  if (main) checkFreeSpace(output, 3 * bytesOf([...model.module.parameters(), ...model.module.buffers()]) + 2 * bytesOf(params) + 2 ** 20, 'the checkpoints');
+  // With --skip-nonfinite, a skipped batch's forward pass must not leave NaN in batch-norm statistics.
+  const buffers = config.skipNonFinite ? model.module.buffers() : [];
+  const lastGood = () => (existsSync(lastPath) ? `the last good checkpoint is ${lastPath}` : 'no checkpoint was written yet');
   const trainOptions = { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize };
   const testOptions = { batchSize: Math.max(config.batchSize, 128) };
   const trainLoader = dist ? dist.trainLoader(task.train, task.trainTransform, trainOptions) : new DataLoader(task.train, task.trainTransform, trainOptions);
@@ -273,6 +295,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     for await (const batch of trainLoader.epoch(epoch)) {
       torch.tidy(() => {
         const { x, y } = batchTensors(batch);
+        const savedBuffers = torch.noGrad(() => buffers.map((b) => b.clone()));
         const out = model.forwardTrain(x);
         let loss = torch.crossEntropy(out.logits, y, { labelSmoothing: config.labelSmoothing });
         const reg = model.regularizer?.(out);
@@ -280,13 +303,20 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
         const value = loss.item();
         for (const opt of opts) opt.zeroGrad();
         let finite = Number.isFinite(value);
-        if (finite) loss.backward();
+        if (finite) {
+          loss.backward();
+          // A finite loss can still overflow in the backward pass.
+          finite = allFinite(params.map((p) => p.grad).filter((g) => g !== undefined));
+        }
+        const gradsBad = Number.isFinite(value) && !finite;
         // Data-parallel: average the gradients over the processes, which all skip (or stop) together.
         if (dist) finite = dist.reduceGradients(params, batch.y.length, finite);
         if (!finite) {
           if (!config.skipNonFinite) {
-            throw new Error(`loss became ${Number.isFinite(value) ? 'NaN/Inf in another process' : value} at epoch ${epoch}, step ${step}: stopping (the last good checkpoint is ${existsSync(lastPath) ? lastPath : 'none yet'}); lower --lr, or pass --skip-nonfinite to skip such batches`);
+            const what = !Number.isFinite(value) ? `the loss became ${value}` : gradsBad ? 'the gradients became NaN/Inf' : 'the loss or gradients became NaN/Inf in another process';
+            throw new Error(`${what} at epoch ${epoch + 1}/${config.epochs}, step ${step + 1}/${trainLoader.length}: stopping; ${lastGood()}. Lower --lr, or pass --skip-nonfinite to skip such batches`);
           }
+          torch.noGrad(() => buffers.forEach((b, i) => b.copy_(savedBuffers[i])));
           skipped++;
           return;
         }
@@ -306,6 +336,12 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       [seen, lossSum, correct] = s;
       freq.set(s.subarray(3));
       dist.averageBuffers(model.module);
+    }
+    if (seen === 0 && skipped > 0) {
+      throw new Error(`every batch of epoch ${epoch + 1}/${config.epochs} had a NaN/Inf loss or gradients (${skipped} skipped): the weights have diverged; stopping; ${lastGood()}. Lower --lr`);
+    }
+    if (!allFinite(params)) {
+      throw new Error(`the weights became NaN/Inf during epoch ${epoch + 1}/${config.epochs} (an update overflowed): stopping without saving them; ${lastGood()}. Lower --lr`);
     }
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
@@ -341,8 +377,9 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
         best,
         metrics: JSON.stringify(history),
       };
-      saveCheckpoint(lastPath, state);
+      // best.pth first: killed between the two, the resumed run redoes this epoch and rewrites both identically.
       if (best.epoch === epoch) saveCheckpoint(bestPath, { epoch, model: state.model });
+      saveCheckpoint(lastPath, state);
     });
     if (main) writeTextAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
     o.callbacks?.onEpochEnd?.(m);
