@@ -29,7 +29,7 @@ writeFileSync(configFile, JSON.stringify(tiny));
 const runDirs = (out: string) => tiny.methods.flatMap((m) => tiny.seeds.map((s) => join(out, m, 'digits', `seed${s}`)));
 const sweepArgs = (out: string) => [...cli, 'sweep', '--config', configFile, '--output', out, '--jobs', '2', '--threads', '1'];
 const read = (p: string) => readFileSync(p, 'utf8');
-const epochsOf = (run: string) => read(join(run, 'metrics.jsonl')).trim().split('\n').map((l) => JSON.parse(l).epoch);
+const epochsOf = (run: string) => read(join(run, 'metrics.jsonl')).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l).epoch);
 
 test('a sweep killed with SIGKILL and run again finishes each run exactly once, as an uninterrupted sweep does', async () => {
   const a = join(dir, 'a');
