@@ -64,8 +64,10 @@ export function referenceMilestones(epochs: number): number[] {
 }
 
 export function makeConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'method' | 'arch' | 'data'>): TrainConfig {
-  const c: TrainConfig = { ...defaultConfig, ...partial, strategy: { ...defaultStrategyOptions, ...partial.strategy } };
-  if (partial.milestones === undefined && c.schedule === 'multistep') c.milestones = referenceMilestones(c.epochs);
+  // Fields given as undefined (flags left out) keep their defaults.
+  const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as typeof partial;
+  const c: TrainConfig = { ...defaultConfig, ...given, strategy: { ...defaultStrategyOptions, ...given.strategy } };
+  if (given.milestones === undefined && c.schedule === 'multistep') c.milestones = referenceMilestones(c.epochs);
   validateConfig(c);
   return c;
 }
