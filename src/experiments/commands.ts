@@ -86,9 +86,9 @@ export function decathlonScoreCommand(args: string[], json: boolean): void {
     if (runs.length === 0) throw new Error(`${args[0]}: no runs on Visual Decathlon datasets (decathlon:<root>:<name>)`);
     const methods = [...new Set(runs.map((r) => r.result.method))].sort(methodOrder);
     for (const method of methods) {
-      const accs: Record<string, number> = {};
-      for (const r of runs.filter((x) => x.result.method === method)) (accs[r.result.data] ??= 0);
-      for (const data of Object.keys(accs)) accs[data] = stat(runs.filter((x) => x.result.method === method && x.result.data === data).map((x) => x.result.testAcc)).mean;
+      const mine = runs.filter((x) => x.result.method === method);
+      const datasets = [...new Set(mine.map((x) => x.result.data))];
+      const accs = Object.fromEntries(datasets.map((d) => [d, stat(mine.filter((x) => x.result.data === d).map((x) => x.result.testAcc)).mean]));
       rows.push({ method, ...decathlonScore(accs) });
     }
   } else {

@@ -3,6 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DECATHLON_BASELINE, decathlonScore } from '../../src/experiments/decathlon.js';
 
 test('the baseline accuracies score 2500, 250 per domain', () => {
@@ -32,4 +35,28 @@ test('spottune decathlon-score from the command line', () => {
   const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'decathlon-score', 'aircraft:60'], { encoding: 'utf8' });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /expected a runs folder, or <dataset>=<accuracy %> pairs/);
+});
+
+test('decathlon-score of a runs folder: per method, mean accuracy over seeds per Decathlon dataset', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spottune-decathlon-'));
+  try {
+    const put = (method: string, name: string, seed: number, testAcc: number) => {
+      const run = join(dir, method, name, `seed${seed}`);
+      mkdirSync(run, { recursive: true });
+      writeFileSync(join(run, 'result.json'), JSON.stringify({ method, data: `decathlon:/data/decathlon:${name}`, seed, testAcc }));
+    };
+    // dtd: seeds average to the baseline (250); aircraft: baseline (250); spottune: aircraft perfect (1000)
+    put('finetune', 'dtd', 0, DECATHLON_BASELINE.dtd - 1);
+    put('finetune', 'dtd', 1, DECATHLON_BASELINE.dtd + 1);
+    put('finetune', 'aircraft', 0, DECATHLON_BASELINE.aircraft);
+    put('spottune', 'aircraft', 0, 100);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'decathlon-score', dir, '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { method: string; score: number }[];
+    assert.deepEqual(rows.map((x) => x.method), ['finetune', 'spottune']);
+    assert.ok(Math.abs(rows[0].score - 500) < 1e-9, `finetune: ${rows[0].score}`);
+    assert.ok(Math.abs(rows[1].score - 1000) < 1e-9, `spottune: ${rows[1].score}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
