@@ -1,15 +1,26 @@
 // Checks made before a run starts, so that an output folder that cannot be written or a disk
 // too full for the checkpoints fails in the first second, with the fix, rather than after an
 // epoch of work; and the clean-up of temporary files left by a killed run.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+const WHY: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'a read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of the path is a file',
+};
 
 /** Creates `dir` if needed and proves a file can be written, synced and removed there. */
 export function checkOutputDir(dir: string): void {
   const probe = join(dir, `.spottune-write-test-${process.pid}`);
+  let created = false;
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const fd = openSync(probe, 'w');
+    created = true;
     try {
       writeSync(fd, 'ok');
       fsyncSync(fd);
@@ -18,11 +29,21 @@ export function checkOutputDir(dir: string): void {
     }
     rmSync(probe);
   } catch (e) {
-    rmSync(probe, { force: true });
+    if (created) rmSync(probe, { force: true });
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOSPC' ? 'the disk is full' : err.code === 'EROFS' ? 'a read-only file system' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'ENOTDIR' ? 'a part of the path is a file' : err.code ?? 'error';
+    const why = WHY[err.code ?? ''] ?? err.code ?? 'error';
     throw new Error(`cannot write to the output folder ${dir} (${why}: ${err.message}): choose another --output, or fix the folder's permissions or free space`);
   }
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync reports a read-only file system
+ * as ENOENT, which would send the user looking for a missing folder.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d);
 }
 
 /** Fails unless `dir`'s file system has `bytes` free for `what`. */

@@ -1,6 +1,6 @@
 // Shared by the reliability tests: a small source model, the CLI as a real child process,
 // and reading a run's checkpoints back.
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,28 +33,12 @@ export function sourceWeights(dir: string): string {
 /** `spottune train` flags for a small, fast run on UCI digits. */
 export function trainArgs(weights: string, output: string, extra: string[] = []): string[] {
   return ['train', '--method', 'finetune', '--data', 'digits', '--per-class', '5', '--width', '0.25', '--weights', weights,
-    '--batch-size', '16', '--lr', '0.05', '--seed', '3', '--threads', '2', '--quiet', '--output', output, ...extra];
+    '--batch-size', '16', '--lr', '0.05', '--seed', '3', '--threads', '1', '--quiet', '--output', output, ...extra];
 }
 
 /** Runs the CLI to completion. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
   return spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', cwd: ROOT, env });
-}
-
-/** Starts the CLI without waiting. */
-export function startCli(args: string[]) {
-  return spawn(process.execPath, [...CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
-}
-
-/** A checkpoint's model weights as raw bytes per key (tensors freed). */
-export function weightsOf(checkpoint: string): Map<string, Uint8Array> {
-  return torch.tidy(() => {
-    const model = loadCheckpoint(checkpoint).get('model') as Map<string, torch.Tensor>;
-    return new Map([...model].map(([k, t]) => {
-      const d = t.data();
-      return [k, new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength))];
-    }));
-  });
 }
 
 /** The epoch a checkpoint was written after. */
