@@ -329,7 +329,7 @@ function deepArray(depth: number): Json {
 const hostileValue = (rng: Rng): Json =>
   pick(rng, [
     () => null, () => true, () => false, () => 0, () => -1, () => 1.5, () => 1e308, () => -1e308, () => 2 ** 53 + 2,
-    () => 4294967296, () => '', () => 'x', () => '../../../etc/passwd', () => '1', () => [], () => ({}), () => [null],
+    () => 4294967296, () => 1e7, () => 1e9, () => '', () => 'x', () => '../../../etc/passwd', () => '1', () => [], () => ({}), () => [null],
     () => JSON.parse('{"__proto__": {"polluted": true}}') as Json, () => ({ constructor: { prototype: { polluted: true } } }),
     () => deepArray(rng.int(10, 500)), () => 'é'.repeat(rng.int(1, 100000)), () => Array.from({ length: 1000 }, (_, i) => i),
   ])();

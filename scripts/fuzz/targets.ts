@@ -18,6 +18,8 @@ import { loadPth, stateDictOf } from '../../src/io/pth.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { ZipReader, writeZip } from '../../src/io/zip.js';
 import { readConfigFile } from '../../src/train/config.js';
+import { sweepFromFlags } from '../../src/experiments/commands.js';
+import { planSweep } from '../../src/experiments/sweep_config.js';
 import { type Hostile, damage, hostileFragment, insertAt, mutateBytes, mutateJsonText, mutateLines, mutatePickle, pick, pickleOps } from './mutate.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -380,6 +382,13 @@ function config(): Target {
   return folder('config', new Map([['config.json', JSON.stringify(valid)]]), (root) => readConfigFile(join(root, 'config.json')));
 }
 
+function sweep(): Target {
+  return folder('sweep', new Map([['sweep.json', readFileSync(join(ROOT, 'runs', 'small', 'sweep.json'), 'utf8')]]), (root) => {
+    const { cfg, where, output } = sweepFromFlags({ config: join(root, 'sweep.json'), base: {}, output: join(root, 'out') });
+    return planSweep(cfg, output, { where });
+  });
+}
+
 /**
  * Parsers that fail on purpose, on input 1 of each run, so a test can check that the harness
  * sees each kind of failure (set SPOTTUNE_FUZZ_SELFTEST=1 to include them).
@@ -419,5 +428,6 @@ export function makeTargets(): Target[] {
     imageList(),
     cub(),
     config(),
+    sweep(),
   ];
 }

@@ -48,9 +48,21 @@ const STRATEGY_FIELDS = Object.keys(defaultStrategyOptions).concat('tauAnneal', 
 /** Thrown for a bad sweep configuration; `field` is the JSON path, e.g. perMethod.l2sp.lr. */
 export class SweepConfigError extends Error {
   constructor(readonly field: string, expected: string, got: unknown, where = 'sweep config') {
-    super(`${where}: field "${field}": expected ${expected}, got ${JSON.stringify(got)}`);
+    super(`${where}: field "${field}": expected ${expected}, got ${show(got)}`);
   }
 }
+
+/** A value for an error message: JSON, cut short (and no stack overflow on deeply nested input). */
+function show(x: unknown): string {
+  try {
+    return (JSON.stringify(x) ?? String(x)).slice(0, 200);
+  } catch {
+    return Array.isArray(x) ? 'a deeply nested array' : typeof x;
+  }
+}
+
+// More seeds than this is a typo (or a corrupt file), not a sweep.
+const MAX_SEEDS = 10_000;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -96,9 +108,9 @@ export function parseSweepConfig(raw: unknown, where = 'sweep config'): SweepCon
   const methods = strings('methods', o.methods, METHODS);
   const datasets = strings('datasets', o.datasets);
   let seeds: number[];
-  if (Number.isInteger(o.seeds) && (o.seeds as number) > 0) seeds = Array.from({ length: o.seeds as number }, (_, i) => i);
+  if (Number.isInteger(o.seeds) && (o.seeds as number) > 0 && (o.seeds as number) <= MAX_SEEDS) seeds = Array.from({ length: o.seeds as number }, (_, i) => i);
   else if (Array.isArray(o.seeds) && o.seeds.length > 0 && o.seeds.every((s) => Number.isInteger(s) && s >= 0) && new Set(o.seeds).size === o.seeds.length) seeds = o.seeds as number[];
-  else return bad('seeds', 'a positive count, or an array of distinct non-negative integers', o.seeds);
+  else return bad('seeds', `a positive count up to ${MAX_SEEDS}, or an array of distinct non-negative integers`, o.seeds);
 
   const cfg: SweepConfig = {
     sources: table('sources', o.sources, undefined, 'source name'),
