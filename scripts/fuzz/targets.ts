@@ -383,7 +383,7 @@ function config(): Target {
 }
 
 function sweep(): Target {
-  return folder('sweep', new Map([['sweep.json', readFileSync(join(ROOT, 'runs', 'small', 'sweep.json'), 'utf8')]]), (root) => {
+  return folder('sweep', new Map([['sweep.json', readFileSync(join(ROOT, 'experiments', 'small.json'), 'utf8')]]), (root) => {
     const { cfg, where, output } = sweepFromFlags({ config: join(root, 'sweep.json'), base: {}, output: join(root, 'out') });
     return planSweep(cfg, output, { where });
   });
