@@ -3,7 +3,7 @@
 // Debian's PyTorch running the same model written in Python (bench/spottune_peer.py).
 // Run: npm run bench -- spottune      (or: node --import tsx bench/spottune.ts rss REPS for the RSS child)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -43,7 +43,9 @@ function rssChild(reps: number): void {
   const model = spotTune(() => resnet26({ numClasses: 10 }));
   const step = trainStep(model, torch.randn([64, 3, 64, 64]), torch.randint(0, 10, [64]));
   for (let i = 0; i < reps; i++) step();
-  console.log(JSON.stringify({ peak_rss_mib: process.resourceUsage().maxRSS / 1024 }));
+  // VmHWM, not ru_maxrss: after fork + exec, ru_maxrss starts from the parent's peak.
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+  console.log(JSON.stringify({ peak_rss_mib: hwm / 1024 }));
 }
 
 async function dataImagesPerSec(): Promise<number> {
