@@ -104,6 +104,10 @@ export class DataLoader {
       const batch = await pending;
       // These `prefetch` batches are prepared while the consumer works on this one.
       fill(this.prefetch);
+      // Let the event loop turn once per batch: Node runs the finalizers of collected tensor
+      // handles only then, and in-memory datasets would otherwise resolve every batch through
+      // microtasks alone, so a training loop's memory would grow for as long as it runs.
+      await new Promise((resolve) => setImmediate(resolve));
       if (batch !== null) yield batch;
     }
   }
