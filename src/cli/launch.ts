@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 
 /** A TCP port that is free now on the loopback interface. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -1,17 +1,7 @@
 // Helpers of the distributed tests: free loopback ports and real worker processes.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/cli/launch.js';
 
 export interface Exit {
   code: number | null;
