@@ -100,7 +100,8 @@ export class ResNet extends ResNetBase {
   }
 
   stem(x: Tensor): Tensor {
-    return this.maxpool.forward(this.bn1.forward(this.conv1.forward(x)).relu_());
+    // Channels-last from here on: the layout the convolution kernels work in without reordering.
+    return this.maxpool.forward(this.bn1.forward(this.conv1.forward(x.contiguous(torch.memoryFormat.channelsLast))).relu_());
   }
 
   head(x: Tensor): Tensor {

@@ -85,7 +85,8 @@ export class ResNet26 extends ResNetBase {
   }
 
   stem(x: Tensor): Tensor {
-    return this.bn1.forward(this.conv1.forward(x));
+    // Channels-last from here on: the layout the convolution kernels work in without reordering.
+    return this.bn1.forward(this.conv1.forward(x.contiguous(torch.memoryFormat.channelsLast)));
   }
 
   head(x: Tensor): Tensor {

@@ -7,7 +7,7 @@ import { Tensor } from './tensor.js';
 
 let N: Native | undefined;
 
-/** One ATen operator, resolved on first call. */
+/** One operator, resolved on first call: an ATen one, or a namespaced one ('spottune::conv3x3'). */
 export class Op {
   private h = -1;
   constructor(readonly schema: string) {}
@@ -15,7 +15,8 @@ export class Op {
     const n = N ?? (N = native());
     if (this.h < 0) {
       const dot = this.schema.indexOf('.');
-      this.h = n.lookupOp('aten::' + (dot < 0 ? this.schema : this.schema.slice(0, dot)), dot < 0 ? '' : this.schema.slice(dot + 1))[0];
+      const name = dot < 0 ? this.schema : this.schema.slice(0, dot);
+      this.h = n.lookupOp(name.includes('::') ? name : 'aten::' + name, dot < 0 ? '' : this.schema.slice(dot + 1))[0];
     }
     return n.callOp(this.h, args);
   }
@@ -259,8 +260,21 @@ export const linear = (x: Tensor, weight: Tensor, bias?: Tensor) => op('linear')
 
 // ---------- neural-network functions ----------
 export type Pair = number | [number, number];
+const one = (p: Pair, v: number) => (typeof p === 'number' ? p === v : p[0] === v && p[1] === v);
+let winograd = process.env.SPOTTUNE_WINOGRAD !== '0';
+/**
+ * Whether 3×3, stride-1, padding-1 convolutions without bias use the addon's Winograd kernel
+ * (native/src/winograd.cc: a quarter of the multiplications, results equal to direct
+ * convolution within float32 rounding, ~1e-6 relative). On by default; SPOTTUNE_WINOGRAD=0
+ * turns it off at start-up. Cases the kernel does not cover fall back to aten::conv2d.
+ */
+export function useWinograd(on: boolean): void {
+  winograd = on;
+}
 export const conv2d = (x: Tensor, weight: Tensor, bias?: Tensor, stride: Pair = 1, padding: Pair = 0, dilation: Pair = 1, groups = 1) =>
-  op('conv2d').t(H(x), H(weight), bias && H(bias), stride, padding, dilation, groups);
+  winograd && !bias && groups === 1 && one(stride, 1) && one(padding, 1) && one(dilation, 1) && weight.shape[2] === 3 && weight.shape[3] === 3
+    ? op('spottune::conv3x3').t(H(x), H(weight))
+    : op('conv2d').t(H(x), H(weight), bias && H(bias), stride, padding, dilation, groups);
 /**
  * Batch normalisation. In training mode it normalises with the batch statistics and
  * updates runningMean/runningVar in place: r = (1 - momentum)·r + momentum·batch.

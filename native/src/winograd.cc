@@ -1,0 +1,370 @@
+// spottune::conv3x3 — 3×3 convolution, stride 1, padding 1, no bias, by Winograd's minimal
+// filtering F(4×4, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
+// 2016). Each 4×4 output tile costs 36 multiplications per channel pair instead of 144, so
+// the forward pass, the input gradient (the same convolution with transposed, flipped
+// weights) and the weight gradient all do a quarter of direct convolution's multiplications.
+// These convolutions carry most of a ResNet's training time, and on a CPU without AVX-512
+// oneDNN has no Winograd kernel of its own.
+//
+// Layout: activations are channels-last (NHWC), so each tile position is a contiguous run of
+// channels and the transforms work on 8 channels per AVX2 register. Tiles are processed in
+// chunks small enough for the transformed data to stay in the core's L2 cache:
+//   V[ξ][t][c]  input tiles transformed (Bᵀ d B), ξ one of the 36 positions of a 6×6 tile
+//   U[ξ][c][k]  weights transformed (G g Gᵀ), once per call
+//   M[ξ][t][k]  = Σ_c V[ξ][t][c] · U[ξ][c][k]: 36 small matrix products per chunk
+//   output tile = Aᵀ M A
+// Any other case (other dtypes or devices, channel counts that are not multiples of 8, a CPU
+// without AVX2 and FMA) is passed to at::conv2d unchanged.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace st {
+namespace {
+
+constexpr int kXi = 36;  // positions in a 6×6 transformed tile
+constexpr int64_t kL2Budget = 768 * 1024;  // bytes of V and M chunks per thread
+constexpr int64_t kBatchBudget = 8 << 20;  // bytes of V and Z batches for the weight gradient
+// The weight transform G (6×3); U = G g Gᵀ.
+const float kG[6][3] = {{0.25f, 0, 0}, {-1.f / 6, -1.f / 6, -1.f / 6}, {-1.f / 6, 1.f / 6, -1.f / 6}, {1.f / 24, 1.f / 12, 1.f / 6}, {1.f / 24, -1.f / 12, 1.f / 6}, {0, 0, 1}};
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#pragma GCC optimize("O3")
+
+using V8 = __m256;
+inline V8 ld(const float* p) { return _mm256_loadu_ps(p); }
+inline void st8(float* p, V8 v) { _mm256_storeu_ps(p, v); }
+inline V8 k8(float x) { return _mm256_set1_ps(x); }
+inline V8 add(V8 a, V8 b) { return _mm256_add_ps(a, b); }
+inline V8 sub(V8 a, V8 b) { return _mm256_sub_ps(a, b); }
+inline V8 fma(V8 a, V8 b, V8 c) { return _mm256_fmadd_ps(a, b, c); }  // a·b + c
+
+// Bᵀ along one axis: 6 inputs → 6 outputs.
+inline void bt6(const V8 d[6], V8 r[6]) {
+  const V8 four = k8(4), two = k8(2);
+  r[0] = fma(four, d[0], fma(k8(-5), d[2], d[4]));
+  r[1] = sub(add(d[3], d[4]), _mm256_mul_ps(four, add(d[1], d[2])));
+  r[2] = add(sub(d[4], d[3]), _mm256_mul_ps(four, sub(d[1], d[2])));
+  r[3] = add(sub(d[4], d[2]), _mm256_mul_ps(two, sub(d[3], d[1])));
+  r[4] = sub(sub(d[4], d[2]), _mm256_mul_ps(two, sub(d[3], d[1])));
+  r[5] = fma(four, d[1], fma(k8(-5), d[3], d[5]));
+}
+
+// Aᵀ along one axis: 6 inputs → 4 outputs.
+inline void at4(const V8 m[6], V8 o[4]) {
+  const V8 p12 = add(m[1], m[2]), m12 = sub(m[1], m[2]), p34 = add(m[3], m[4]), m34 = sub(m[3], m[4]);
+  o[0] = add(add(m[0], p12), p34);
+  o[1] = fma(k8(2), m34, m12);
+  o[2] = fma(k8(4), p34, p12);
+  o[3] = add(fma(k8(8), m34, m12), m[5]);
+}
+
+// A along one axis (used for the weight gradient): 4 inputs → 6 outputs.
+inline void a6(const V8 y[4], V8 z[6]) {
+  const V8 p02 = add(y[0], y[2]), p13 = add(y[1], y[3]);
+  const V8 q02 = fma(k8(4), y[2], y[0]), q13 = fma(k8(4), y[3], y[1]);
+  z[0] = y[0];
+  z[1] = add(p02, p13);
+  z[2] = sub(p02, p13);
+  z[3] = fma(k8(2), q13, q02);
+  z[4] = sub(q02, _mm256_mul_ps(k8(2), q13));
+  z[5] = y[3];
+}
+
+// Transforms the 6×6 input patches of tiles [t0, t0+n) into V (row stride C per tile, plane
+// stride vPlane per ξ). Tile t covers output rows 4·th.. and columns 4·tw..; its patch starts
+// one row and one column earlier (the padding), and reads zeros outside the image.
+void inputTransform(const float* x, int64_t H, int64_t W, int64_t C, int64_t tilesH, int64_t tilesW, int64_t t0, int64_t n, float* v, int64_t vPlane) {
+  const int64_t perImage = tilesH * tilesW;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = t0 + i, img = t / perImage, th = (t % perImage) / tilesW, tw = t % tilesW;
+    const int64_t h0 = 4 * th - 1, w0 = 4 * tw - 1;
+    const float* base = x + img * H * W * C;
+    for (int64_t c = 0; c < C; c += 8) {
+      V8 d[6][6], r[6][6];
+      for (int a = 0; a < 6; ++a)
+        for (int b = 0; b < 6; ++b) {
+          const int64_t h = h0 + a, w = w0 + b;
+          d[a][b] = (h >= 0 && h < H && w >= 0 && w < W) ? ld(base + (h * W + w) * C + c) : _mm256_setzero_ps();
+        }
+      for (int b = 0; b < 6; ++b) {  // columns: r[·][b] = Bᵀ d[·][b]
+        V8 col[6], out[6];
+        for (int a = 0; a < 6; ++a) col[a] = d[a][b];
+        bt6(col, out);
+        for (int a = 0; a < 6; ++a) r[a][b] = out[a];
+      }
+      for (int a = 0; a < 6; ++a) {  // rows: V[a][·] = r[a][·] B
+        V8 out[6];
+        bt6(r[a], out);
+        for (int b = 0; b < 6; ++b) st8(v + (a * 6 + b) * vPlane + i * C + c, out[b]);
+      }
+    }
+  }
+}
+
+// Transforms the 4×4 output-gradient tiles [t0, t0+n) of dy (NHWC, K channels) into Z = A dY Aᵀ.
+void gradTransform(const float* dy, int64_t H, int64_t W, int64_t K, int64_t tilesH, int64_t tilesW, int64_t t0, int64_t n, float* z, int64_t zPlane) {
+  const int64_t perImage = tilesH * tilesW;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = t0 + i, img = t / perImage, th = (t % perImage) / tilesW, tw = t % tilesW;
+    const float* base = dy + img * H * W * K;
+    for (int64_t k = 0; k < K; k += 8) {
+      V8 y[4][4], r[6][4];
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+          const int64_t h = 4 * th + a, w = 4 * tw + b;
+          y[a][b] = (h < H && w < W) ? ld(base + (h * W + w) * K + k) : _mm256_setzero_ps();
+        }
+      for (int b = 0; b < 4; ++b) {
+        V8 col[4], out[6];
+        for (int a = 0; a < 4; ++a) col[a] = y[a][b];
+        a6(col, out);
+        for (int a = 0; a < 6; ++a) r[a][b] = out[a];
+      }
+      for (int a = 0; a < 6; ++a) {
+        V8 out[6];
+        a6(r[a], out);
+        for (int b = 0; b < 6; ++b) st8(z + (a * 6 + b) * zPlane + i * K + k, out[b]);
+      }
+    }
+  }
+}
+
+// Output tiles [t0, t0+n) = Aᵀ M A, written into y (NHWC, K channels), clipped at the border.
+void outputTransform(const float* m, int64_t mPlane, int64_t H, int64_t W, int64_t K, int64_t tilesH, int64_t tilesW, int64_t t0, int64_t n, float* y) {
+  const int64_t perImage = tilesH * tilesW;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = t0 + i, img = t / perImage, th = (t % perImage) / tilesW, tw = t % tilesW;
+    float* base = y + img * H * W * K;
+    for (int64_t k = 0; k < K; k += 8) {
+      V8 r[6][4];
+      for (int b = 0; b < 6; ++b) {  // columns: r[·][b] = Aᵀ m[·][b]
+        V8 col[6], out[4];
+        for (int a = 0; a < 6; ++a) col[a] = ld(m + (a * 6 + b) * mPlane + i * K + k);
+        at4(col, out);
+        for (int a = 0; a < 4; ++a) r[b][a] = out[a];
+      }
+      for (int a = 0; a < 4; ++a) {  // rows
+        V8 row[6], out[4];
+        for (int b = 0; b < 6; ++b) row[b] = r[b][a];
+        at4(row, out);
+        const int64_t h = 4 * th + a;
+        if (h >= H) break;
+        for (int b = 0; b < 4 && 4 * tw + b < W; ++b) st8(base + (h * W + 4 * tw + b) * K + k, out[b]);
+      }
+    }
+  }
+}
+
+// C[R×8·NV] (=|+=) Σ_p A(i,p)·B(p,j), A(i,p) = a[i·rsA + p·csA], B(p,j) = b[p·ldb + j].
+template <int R, int NV>
+void microKernel(int64_t P, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  V8 acc[R][NV];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < NV; ++j) acc[i][j] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < P; ++p) {
+    V8 bv[NV];
+    for (int j = 0; j < NV; ++j) bv[j] = ld(b + p * ldb + 8 * j);
+    for (int i = 0; i < R; ++i) {
+      const V8 av = _mm256_broadcast_ss(a + i * rsA + p * csA);
+      for (int j = 0; j < NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < NV; ++j) {
+      float* out = c + i * ldc + 8 * j;
+      st8(out, accumulate ? add(ld(out), acc[i][j]) : acc[i][j]);
+    }
+}
+
+// The full 6×16 block with its twelve accumulators named, so they stay in registers (GCC
+// spills an array of them to the stack on every iteration).
+void kernel6x16(int64_t P, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  V8 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const float *a0 = a, *a1 = a + rsA, *a2 = a + 2 * rsA, *a3 = a + 3 * rsA, *a4 = a + 4 * rsA, *a5 = a + 5 * rsA;
+  for (int64_t p = 0; p < P; ++p) {
+    const V8 b0 = ld(b), b1 = ld(b + 8);
+    V8 av = _mm256_broadcast_ss(a0);
+    c00 = fma(av, b0, c00), c01 = fma(av, b1, c01);
+    av = _mm256_broadcast_ss(a1);
+    c10 = fma(av, b0, c10), c11 = fma(av, b1, c11);
+    av = _mm256_broadcast_ss(a2);
+    c20 = fma(av, b0, c20), c21 = fma(av, b1, c21);
+    av = _mm256_broadcast_ss(a3);
+    c30 = fma(av, b0, c30), c31 = fma(av, b1, c31);
+    av = _mm256_broadcast_ss(a4);
+    c40 = fma(av, b0, c40), c41 = fma(av, b1, c41);
+    av = _mm256_broadcast_ss(a5);
+    c50 = fma(av, b0, c50), c51 = fma(av, b1, c51);
+    a0 += csA, a1 += csA, a2 += csA, a3 += csA, a4 += csA, a5 += csA, b += ldb;
+  }
+  const V8 out[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 2; ++j) {
+      float* o = c + i * ldc + 8 * j;
+      st8(o, accumulate ? add(ld(o), out[i][j]) : out[i][j]);
+    }
+}
+
+template <int NV>
+void rowBlock(int R, int64_t P, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t ldb, float* c, int64_t ldc, bool acc) {
+  switch (R) {
+    case 6: return NV == 2 ? kernel6x16(P, a, rsA, csA, b, ldb, c, ldc, acc) : microKernel<6, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    case 5: return microKernel<5, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    case 4: return microKernel<4, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    case 3: return microKernel<3, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    case 2: return microKernel<2, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    default: return microKernel<1, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+  }
+}
+
+// C[M×N] (=|+=) A[M×P]·B[P×N]; N a multiple of 8. Column panels of 16 outer, so the panel
+// of B stays in L1 while the rows of A stream past it.
+void gemm(int64_t M, int64_t N, int64_t P, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t ldb, float* c, int64_t ldc, bool acc) {
+  for (int64_t j = 0; j < N; j += 16) {
+    const bool wide = N - j >= 16;
+    for (int64_t i = 0; i < M; i += 6) {
+      const int R = static_cast<int>(std::min<int64_t>(6, M - i));
+      if (wide) rowBlock<2>(R, P, a + i * rsA, rsA, csA, b + j, ldb, c + i * ldc + j, ldc, acc);
+      else rowBlock<1>(R, P, a + i * rsA, rsA, csA, b + j, ldb, c + i * ldc + j, ldc, acc);
+    }
+  }
+}
+
+// U[ξ][c][k] = (G g Gᵀ)[ξ] for g = w[k][c], from the weights laid out as wt[c][a][b][k]
+// (so 8 output channels k are one register), for input channels [c0, c1). K is a multiple of 8.
+void transformWeight(const float* wt, int64_t C, int64_t K, int64_t c0, int64_t c1, float* u) {
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t k = 0; k < K; k += 8) {
+      V8 g[3][3], t[6][3];
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) g[a][b] = ld(wt + ((c * 3 + a) * 3 + b) * K + k);
+      for (int r = 0; r < 6; ++r)  // t = G g
+        for (int b = 0; b < 3; ++b) t[r][b] = fma(k8(kG[r][0]), g[0][b], fma(k8(kG[r][1]), g[1][b], _mm256_mul_ps(k8(kG[r][2]), g[2][b])));
+      for (int r = 0; r < 6; ++r)  // U = t Gᵀ
+        for (int q = 0; q < 6; ++q) st8(u + ((r * 6 + q) * C + c) * K + k, fma(k8(kG[q][0]), t[r][0], fma(k8(kG[q][1]), t[r][1], _mm256_mul_ps(k8(kG[q][2]), t[r][2]))));
+    }
+}
+
+#pragma GCC pop_options
+
+bool cpuHasAvx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+
+bool eligible(const at::Tensor& x, const at::Tensor& w) {
+  return cpuHasAvx2() && x.dim() == 4 && w.dim() == 4 && x.device().is_cpu() && w.device().is_cpu() &&
+         x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && w.size(2) == 3 && w.size(3) == 3 &&
+         x.size(1) == w.size(1) && w.size(0) % 8 == 0 && w.size(1) % 8 == 0 && x.size(2) > 0 && x.size(3) > 0;
+}
+
+struct Geometry {
+  int64_t N, C, H, W, tilesH, tilesW, tiles;
+  explicit Geometry(const at::Tensor& x) : N(x.size(0)), C(x.size(1)), H(x.size(2)), W(x.size(3)), tilesH((H + 3) / 4), tilesW((W + 3) / 4), tiles(N * tilesH * tilesW) {}
+  // Tiles per chunk of the forward pass: the V and M chunks of one thread fit the L2 budget,
+  // but at least 18 tiles, below which reading U once per chunk costs more than it saves.
+  int64_t chunk(int64_t K) const { return std::max<int64_t>(18, std::min<int64_t>(240, kL2Budget / (kXi * (C + K) * 4)) / 6 * 6); }
+};
+
+// y = conv2d(x, weight, stride 1, padding 1) for eligible x (any layout) and weight.
+// `wt` is the weight laid out [C][3][3][K] (see transformWeight).
+at::Tensor forwardImpl(const at::Tensor& input, const at::Tensor& wt) {
+  const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
+  const Geometry g(x);
+  const int64_t K = wt.size(3), C = g.C, T = g.chunk(K);
+  at::Tensor u = at::empty({kXi, C, K}, x.options());
+  {
+    const at::Tensor w = wt.contiguous();
+    at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { transformWeight(w.data_ptr<float>(), C, K, c0, c1, u.data_ptr<float>()); });
+  }
+  at::Tensor y = at::empty({g.N, K, g.H, g.W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const float *xp = x.data_ptr<float>(), *up = u.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  const int64_t chunks = (g.tiles + T - 1) / T, threads = std::min<int64_t>(at::get_num_threads(), chunks);
+  // Per-thread V and M chunks, from the caching allocator (a fresh buffer per call would fault its pages in).
+  at::Tensor scratch = at::empty({threads, kXi * T * (C + K)}, x.options());
+  at::parallel_for(0, threads, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float *v = scratch.data_ptr<float>() + r * kXi * T * (C + K), *m = v + kXi * T * C;
+      for (int64_t ch = r; ch < chunks; ch += threads) {
+        const int64_t t0 = ch * T, n = std::min(T, g.tiles - t0);
+        inputTransform(xp, g.H, g.W, C, g.tilesH, g.tilesW, t0, n, v, T * C);
+        for (int xi = 0; xi < kXi; ++xi) gemm(n, K, C, v + xi * T * C, C, 1, up + xi * C * K, K, m + xi * T * K, K, false);
+        outputTransform(m, T * K, g.H, g.W, K, g.tilesH, g.tilesW, t0, n, yp);
+      }
+    }
+  });
+  return y;
+}
+
+// dL/dweight for y = conv3x3(x, w): dW[k][c] = Gᵀ (Σ_tiles V[ξ][t][c] · Z[ξ][t][k]) G,
+// with Z the output gradient's tiles transformed by A dY Aᵀ. The sum over tiles is the long
+// dimension here, so tiles go in large batches: all threads transform a batch, then each
+// thread owns some of the 36 positions ξ and adds that batch's product into dU[ξ].
+at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, int64_t K) {
+  const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor dy = gradOut.contiguous(at::MemoryFormat::ChannelsLast);
+  const Geometry g(x);
+  const int64_t C = g.C, S = std::max<int64_t>(6, kBatchBudget / (kXi * (C + K) * 4));
+  at::Tensor dU = at::zeros({kXi, C, K}, x.options());
+  at::Tensor scratch = at::empty({kXi * S * (C + K)}, x.options());
+  const float *xp = x.data_ptr<float>(), *dyp = dy.data_ptr<float>();
+  float *du = dU.data_ptr<float>(), *v = scratch.data_ptr<float>(), *z = v + kXi * S * C;
+  for (int64_t t0 = 0; t0 < g.tiles; t0 += S) {
+    const int64_t n = std::min(S, g.tiles - t0);
+    at::parallel_for(0, n, 16, [&](int64_t i0, int64_t i1) {
+      inputTransform(xp, g.H, g.W, C, g.tilesH, g.tilesW, t0 + i0, i1 - i0, v + i0 * C, S * C);
+      gradTransform(dyp, g.H, g.W, K, g.tilesH, g.tilesW, t0 + i0, i1 - i0, z + i0 * K, S * K);
+    });
+    at::parallel_for(0, kXi, 1, [&](int64_t x0, int64_t x1) {
+      for (int64_t xi = x0; xi < x1; ++xi) gemm(C, K, n, v + xi * S * C, 1, C, z + xi * S * K, K, du + xi * C * K, K, true);
+    });
+  }
+  // Gᵀ dU G for every (c, k), on dU as [6, 6, C·K]: two small matrix products.
+  const at::Tensor G = at::from_blob(const_cast<float*>(&kG[0][0]), {6, 3}, x.options());
+  const at::Tensor rows = at::matmul(G.t(), dU.view({6, 6 * C * K})).view({3, 6, C * K});  // [3, 6, CK]
+  const at::Tensor dw = at::matmul(G.t(), rows.permute({1, 0, 2}).reshape({6, 3 * C * K})).view({3, 3, C, K});  // [b, a, C, K]
+  return dw.permute({3, 2, 1, 0}).contiguous();  // [K, C, a, b]
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct Conv3x3 : public torch::autograd::Function<Conv3x3> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight) {
+    ctx->save_for_backward({input, weight});
+    return forwardImpl(input, weight.permute({1, 2, 3, 0}));
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &input = saved[0], &weight = saved[1], &grad = grads[0];
+    at::Tensor gi, gw;
+    // The input gradient of a stride-1, padding-1 3×3 convolution is the same convolution of
+    // the output gradient with the weights' channels swapped and their taps reversed:
+    // in the [in][3][3][out] layout, [k][a][b][c] = weight[k][c][2-a][2-b].
+    if (ctx->needs_input_grad(0)) gi = forwardImpl(grad, weight.permute({0, 2, 3, 1}).flip({1, 2}));
+    if (ctx->needs_input_grad(1)) gw = weightGradImpl(input, grad, weight.size(0));
+    return {gi, gw};
+  }
+};
+
+at::Tensor conv3x3(const at::Tensor& input, const at::Tensor& weight) {
+  if (!eligible(input, weight)) return at::conv2d(input, weight, {}, 1, 1);
+  return Conv3x3::apply(input, weight);
+}
+
+}  // namespace
+
+TORCH_LIBRARY(spottune, m) {
+  m.def("conv3x3(Tensor input, Tensor weight) -> Tensor");
+  m.impl("conv3x3", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(conv3x3));
+}
+
+}  // namespace st
