@@ -42,6 +42,8 @@ export interface Native {
   setRngState(h: Handle): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** Whether new tensors' storages are reported to V8 as external memory (off inside tidy). */
+  setExternalReporting(on: boolean): void;
   liveTensors(): number;
   cudaDeviceCount(): number;
   version(): string;

@@ -34,16 +34,18 @@ function reachable(x: unknown, out: Set<Tensor>, seen = new Set<unknown>()): Set
  */
 export function tidy<T>(fn: () => T): T {
   const scope: Scope = [];
+  // Tensors made in a tidy are freed by it, so V8 need not hear of their memory (see addon.cc).
+  if (stack.length === 0) native().setExternalReporting(false);
   stack.push(scope);
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    stack.pop();
+    leave();
     for (const t of scope) if (t.scope === scope) t.dispose();
     throw e;
   }
-  stack.pop();
+  leave();
   if (result instanceof Promise) throw new Error('tidy(fn): fn must be synchronous (it returned a Promise)');
   const survivors = reachable(result, new Set());
   const parent = currentScope();
@@ -57,6 +59,11 @@ export function tidy<T>(fn: () => T): T {
     }
   }
   return result;
+}
+
+function leave(): void {
+  stack.pop();
+  if (stack.length === 0) native().setExternalReporting(true);
 }
 
 /** Exempts tensors from every enclosing tidy(); dispose them yourself. */
