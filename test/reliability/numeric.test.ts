@@ -1,5 +1,6 @@
-// Numeric faults in real training runs: the learning rate jumps ×10^8 after the first epoch
-// (a bad --gamma), so the weights diverge. Without --skip-nonfinite the run stops at the step
+// Numeric faults in real training runs: the learning rate jumps ×10^20 after the first epoch
+// (a bad --gamma), so the weights diverge at once (×10^8 overflowed float32 in epoch 2 or 3,
+// depending on the convolution algorithm). Without --skip-nonfinite the run stops at the step
 // where it happens, naming it, exits non-zero and keeps the last good checkpoint. With it, bad
 // batches are skipped (and leave no NaN in batch-norm statistics) until a whole epoch is bad,
 // which stops the run the same way.
@@ -11,7 +12,7 @@ import { epochOf, nonFinite, runCli, sourceWeights, tempDir, tempFiles, trainArg
 
 const dir = tempDir('numeric');
 const weights = sourceWeights(dir);
-const diverging = ['--epochs', '3', '--milestones', '1', '--gamma', '1e8', '--eval-every', '10'];
+const diverging = ['--epochs', '3', '--milestones', '1', '--gamma', '1e20', '--eval-every', '10'];
 const epochsIn = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; skippedBatches: number });
 
 test('NaN/Inf stops the run naming the epoch and step, exits non-zero, and keeps the last good checkpoint', () => {
