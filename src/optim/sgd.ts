@@ -5,7 +5,10 @@
 //   p = p - lr·g
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
+import { op } from '../torch/ops.js';
 import { Optimizer, type GroupOptions, type ParamGroup, type ParamGroupInit } from './optimizer.js';
+
+const sgdUpdate = op('spottune::sgd_update_');
 
 export interface SGDOptions extends GroupOptions {
   momentum: number;
@@ -31,16 +34,16 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
   }
 
   protected update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>): void {
+    const buf = g.momentum !== 0 ? this.stateOf(p).momentumBuffer : undefined;
+    if (buf !== undefined) {
+      // The usual step: one pass over memory in the addon (native/src/sgd.cc), same arithmetic.
+      sgdUpdate.call([p.handle, grad.handle, buf.handle, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov]);
+      return;
+    }
     let d = g.weightDecay !== 0 ? grad.add(p, g.weightDecay) : grad;
     if (g.momentum !== 0) {
-      const s = this.stateOf(p);
-      let buf = s.momentumBuffer;
-      if (buf === undefined) {
-        buf = s.momentumBuffer = torch.keep(d.clone());
-      } else {
-        buf.mul_(g.momentum).add_(d, 1 - g.dampening);
-      }
-      d = g.nesterov ? d.add(buf, g.momentum) : buf;
+      const first = (this.stateOf(p).momentumBuffer = torch.keep(d.clone()));
+      d = g.nesterov ? d.add(first, g.momentum) : first;
     }
     p.add_(d, -g.lr);
   }

@@ -84,3 +84,46 @@ test('schedulers: warm-up then cosine reaches its minimum; StepLR and MultiStepL
   assert.deepEqual(seq, [0.5, 0.75, 1, 0.5, 0]);
   a.dispose();
 });
+
+test('SGD with momentum: the one-pass update in the addon equals PyTorch\'s four operations bit for bit', () => {
+  torch.tidy(() => {
+    torch.manualSeed(4);
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [weightDecay, dampening, nesterov] of [[5e-4, 0, false], [0, 0.1, false], [1e-3, 0, true]] as const) {
+        // 100003 elements: split across threads, with a tail that is not a multiple of the vector width.
+        const start = torch.randn([100003], { dtype });
+        const grads = [torch.randn([100003], { dtype }), torch.randn([100003], { dtype })];
+        const p = start.clone().requiresGrad_(true);
+        const opt = new optim.SGD([p], { lr: 0.1, momentum: 0.9, weightDecay, dampening, nesterov });
+        // By hand, as torch.optim.SGD (1.13, foreach=False) does it.
+        const q = start.clone();
+        let buf: torch.Tensor | undefined;
+        for (const g of grads) {
+          p.grad = g;
+          opt.step();
+          let d = weightDecay ? g.add(q, weightDecay) : g;
+          if (buf === undefined) buf = d.clone();
+          else buf.mul_(0.9).add_(d, 1 - dampening);
+          d = nesterov ? d.add(buf, 0.9) : buf;
+          q.add_(d, -0.1);
+        }
+        assert.equal(p.detach().sub(q).abs().max().item(), 0, `${dtype} weightDecay ${weightDecay} dampening ${dampening} nesterov ${nesterov}`);
+      }
+    }
+  });
+});
+
+test('SGD with momentum on a non-contiguous parameter takes the four-operation path', () => {
+  torch.tidy(() => {
+    const p = torch.randn([6, 4]).T.requiresGrad_(true);
+    assert.equal(p.isContiguous, false);
+    const start = p.detach().clone();
+    const opt = new optim.SGD([p], { lr: 0.5, momentum: 0.5 });
+    for (let i = 0; i < 2; i++) {
+      p.grad = torch.onesLike(p);
+      opt.step();
+    }
+    // buf: 1, then 1.5; p: start − 0.5 − 0.75
+    assert.ok(p.detach().sub(start.sub(1.25)).abs().max().item() < 1e-6);
+  });
+});
