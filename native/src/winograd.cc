@@ -351,7 +351,8 @@ at::Tensor forwardImpl(const at::Tensor& input, const at::Tensor& wt) {
 // with Z the output gradient's tiles transformed by A dY Aᵀ. The sum over tiles is the long
 // dimension here, so tiles go in large batches: all threads transform a batch, then each
 // thread owns some of the 36 positions ξ and adds that batch's product into dU[ξ].
-at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, int64_t K) {
+at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, const at::Tensor& weight) {
+  const int64_t K = weight.size(0);
   const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor dy = gradOut.contiguous(at::MemoryFormat::ChannelsLast);
   const Geometry g(x);
@@ -372,7 +373,7 @@ at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, in
   }
   at::Tensor dwt = at::empty({C, 3, 3, K}, x.options());
   at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { weightGradOutput(du, C, K, c0, c1, dwt.data_ptr<float>()); });
-  return dwt.permute({3, 0, 1, 2}).contiguous();  // [K, C, 3, 3]
+  return dwt.permute({3, 0, 1, 2}).contiguous(weight.suggest_memory_format());  // [K, C, 3, 3], laid out as the weight
 }
 
 using torch::autograd::AutogradContext;
@@ -391,7 +392,7 @@ struct Conv3x3 : public torch::autograd::Function<Conv3x3> {
     // the output gradient with the weights' channels swapped and their taps reversed:
     // in the [in][3][3][out] layout, [k][a][b][c] = weight[k][c][2-a][2-b].
     if (ctx->needs_input_grad(0)) gi = forwardImpl(grad, weight.permute({0, 2, 3, 1}).flip({1, 2}));
-    if (ctx->needs_input_grad(1)) gw = weightGradImpl(input, grad, weight.size(0));
+    if (ctx->needs_input_grad(1)) gw = weightGradImpl(input, grad, weight);
     return {gi, gw};
   }
 };

@@ -88,6 +88,7 @@ export class ResNet extends ResNetBase {
     for (const m of this.modules()) {
       if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
     }
+    this.toChannelsLast();
   }
 
   private makeLayer(block: BlockType, planes: number, count: number, stride: number): Sequential<ResidualBlock> {

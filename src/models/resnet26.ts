@@ -82,6 +82,7 @@ export class ResNet26 extends ResNetBase {
     for (const m of this.modules()) {
       if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
     }
+    this.toChannelsLast();
   }
 
   stem(x: Tensor): Tensor {

@@ -4,6 +4,9 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Parameter } from './parameter.js';
+import { op } from '../torch/ops.js';
+
+const setData = op('set_data');
 
 // `any` lets a container hold modules of every forward signature.
 export type AnyModule = Module<any[], unknown>;
@@ -197,6 +200,21 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   apply(fn: (m: AnyModule) => void): this {
     for (const m of this.children()) m.apply(fn);
     fn(this);
+    return this;
+  }
+
+  /**
+   * Stores every 4-D parameter and buffer channels-last, the layout the convolution kernels
+   * work in (a contiguous weight costs them a reordering copy per call), like PyTorch's
+   * module.to(memory_format=torch.channels_last). Values, tensor identities (optimizers keep
+   * theirs) and state-dict keys and bytes are unchanged.
+   */
+  toChannelsLast(): this {
+    torch.tidy(() => {
+      for (const t of [...this.parameters(), ...this.buffers()]) {
+        if (t.ndim === 4) torch.noGrad(() => setData.call([t.handle, t.contiguous(torch.memoryFormat.channelsLast).handle]));
+      }
+    });
     return this;
   }
 

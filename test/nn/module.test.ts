@@ -5,6 +5,7 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import * as nn from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
+import { native } from '../../src/torch/native.js';
 
 /** A torchvision-style block: children registered under names, as typed fields. */
 class Block extends nn.Module {
@@ -149,4 +150,35 @@ test('dispose frees every parameter and buffer handle; creating a module leaves 
   assert.equal(torch.memory().tensors - start, 14);
   net.dispose();
   assert.equal(torch.memory().tensors, start);
+});
+
+test('toChannelsLast keeps values, identities and state-dict bytes; SGD updates the channels-last weights in place', () => {
+  torch.tidy(() => {
+    torch.manualSeed(5);
+    const conv = new nn.Conv2d(8, 16, 3, { padding: 1, bias: true });
+    const w = conv.weight;
+    const before = w.detach().clone();
+    const bytes = Buffer.from(w.detach().contiguous().data().buffer).toString('hex');
+    assert.equal(conv.toChannelsLast(), conv);
+    assert.equal(conv.weight, w, 'same Parameter object');
+    assert.deepEqual(native().strides(w.handle), [72, 1, 24, 8], 'channels-last strides of [16, 8, 3, 3]');
+    assert.equal(w.sub(before).abs().max().item(), 0);
+    assert.equal(Buffer.from(w.detach().contiguous().data().buffer).toString('hex'), bytes);
+    assert.deepEqual([...conv.bias!.shape], [16], '1-D parameters untouched');
+    // Two SGD steps with momentum on the channels-last weight equal the same steps on a copy.
+    const ref = before.clone().requiresGrad_(true);
+    const a = new SGD([w], { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
+    const b = new SGD([ref], { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
+    for (let i = 0; i < 2; i++) {
+      const x = torch.randn([4, 8, 6, 6]);
+      a.zeroGrad();
+      b.zeroGrad();
+      conv.forward(x).square().mean().backward();
+      torch.conv2d(x, ref, conv.bias!.detach(), 1, 1).square().mean().backward();
+      a.step();
+      b.step();
+    }
+    assert.deepEqual(native().strides(w.handle), [72, 1, 24, 8], 'still channels-last');
+    assert.ok(w.detach().sub(ref.detach()).abs().max().item() < 1e-6);
+  });
 });
