@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -33,53 +34,79 @@ size_t bucketSize(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+// Free blocks wait in `lru` (oldest first) and, by size, in `free`. When caching a block
+// would pass the limit, the oldest cached blocks are unmapped first, so the cache follows the
+// current workload: after a ResNet-26, a ResNet-50's blocks (other sizes) used to find the
+// cache full of the old sizes and were unmapped and faulted in again on every step.
+struct Cached {
+  void* p;
+  size_t size;
+};
+using Lru = std::list<Cached>;
+
 struct State {
   std::mutex mu;
-  std::unordered_map<void*, size_t> live;              // mmap'd block -> bucket size
-  std::unordered_map<size_t, std::vector<void*>> free;  // bucket size -> cached blocks
+  std::unordered_map<void*, size_t> live;                    // mmap'd block -> bucket size
+  Lru lru;                                                    // cached blocks, oldest first
+  std::unordered_map<size_t, std::vector<Lru::iterator>> free;  // bucket size -> cached, oldest first
   size_t inUse = 0, cached = 0, peak = 0, limit = cacheLimit();
 };
+
 std::atomic<size_t> smallInUse{0};
+
 State& state() {
   static State* s = new State();  // leaked on purpose: tensors may be freed during exit
   return *s;
 }
 
+// Takes the oldest cached block out of the cache (s.mu held); returns it for unmapping.
+Cached evictOldest(State& s) {
+  Cached c = s.lru.front();
+  auto& bucket = s.free[c.size];
+  bucket.erase(bucket.begin());  // the bucket's oldest is the list's oldest of that size
+  s.lru.pop_front();
+  s.cached -= c.size;
+  return c;
+}
+
 void deleteBlock(void* p) {
   if (p == nullptr) return;
   State& s = state();
-  std::unique_lock<std::mutex> lock(s.mu);
-  auto it = s.live.find(p);
-  if (it == s.live.end()) {  // a small malloc'd block
-    lock.unlock();
-    smallInUse -= malloc_usable_size(p);
-    std::free(p);
-    return;
+  std::vector<Cached> unmap;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.live.find(p);
+    if (it == s.live.end()) {  // a small malloc'd block
+      smallInUse -= malloc_usable_size(p);
+      std::free(p);
+      return;
+    }
+    size_t size = it->second;
+    s.live.erase(it);
+    s.inUse -= size;
+    if (size > s.limit) {
+      unmap.push_back({p, size});
+    } else {
+      while (s.cached + size > s.limit) unmap.push_back(evictOldest(s));
+      s.free[size].push_back(s.lru.insert(s.lru.end(), {p, size}));
+      s.cached += size;
+    }
   }
-  size_t size = it->second;
-  s.live.erase(it);
-  s.inUse -= size;
-  if (s.cached + size <= s.limit) {
-    s.free[size].push_back(p);
-    s.cached += size;
-  } else {
-    lock.unlock();
-    munmap(p, size);
-  }
+  for (auto& c : unmap) munmap(c.p, c.size);
 }
 
 // Returns every cached block to the system.
 void dropCache() {
   State& s = state();
-  std::vector<std::pair<void*, size_t>> drop;
+  std::vector<Cached> drop;
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    for (auto& kv : s.free)
-      for (void* q : kv.second) drop.emplace_back(q, kv.first);
+    drop.assign(s.lru.begin(), s.lru.end());
+    s.lru.clear();
     s.free.clear();
     s.cached = 0;
   }
-  for (auto& d : drop) munmap(d.first, d.second);
+  for (auto& d : drop) munmap(d.p, d.size);
 }
 
 void* newBlock(size_t n) {
@@ -94,8 +121,9 @@ void* newBlock(size_t n) {
   {
     std::lock_guard<std::mutex> lock(s.mu);
     auto it = s.free.find(size);
-    if (it != s.free.end() && !it->second.empty()) {
-      void* p = it->second.back();
+    if (it != s.free.end() && !it->second.empty()) {  // reuse the most recently freed
+      void* p = it->second.back()->p;
+      s.lru.erase(it->second.back());
       it->second.pop_back();
       s.cached -= size;
       s.live[p] = size;
