@@ -1,6 +1,7 @@
 // SpotTune benchmark (issue 8): training steps, routed against two-branch evaluation, peak
 // RSS, data pipeline against the training step, and `spottune --help` start-up, each against
-// Debian's PyTorch running the same model written in Python (bench/spottune_peer.py).
+// Debian's PyTorch running the same model written in Python (bench/spottune_peer.py), whose
+// repetitions alternate with ours (see InterleavedPeer).
 // Run: npm run bench -- spottune      (or: node --import tsx bench/spottune.ts rss REPS for the RSS child)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { Agent, resnet26, resnet50, type Backbone } from '../src/models/index.js
 import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions } from '../src/spottune/index.js';
 import { DataLoader, ImageFolder } from '../src/data/index.js';
 import { compose, randomCrop, randomHorizontalFlip, IMAGENET_MEAN, IMAGENET_STD } from '../src/data/transforms.js';
-import { comparePeer, median, timed, type Row } from './harness.js';
+import { InterleavedPeer, median, timed, timedAgainst, type Row } from './harness.js';
 
 function spotTune(make: () => Backbone, agentInputSize?: number): SpotTuneModel {
   const net = new SpotTuneNet(make(), make());
@@ -72,31 +73,40 @@ async function dataImagesPerSec(): Promise<number> {
 export async function spottuneBench(threads: number, reps: number): Promise<Row[]> {
   torch.setNumThreads(threads);
   torch.manualSeed(0);
-  const ours: Record<string, number[]> = {};
-  const images = torch.randn([64, 3, 64, 64]);
-  const labels = torch.randint(0, 10, [64]);
-  const m26 = spotTune(() => resnet26({ numClasses: 10 }));
-  const step26 = trainStep(m26, images, labels);
-  ours['SpotTune ResNet-26 training step (batch 64, 3x64x64)'] = timed(reps, step26, 2);
+  const peer = new InterleavedPeer('bench/spottune_peer.py', [String(threads), 'serve']);
+  const rows: Row[] = [];
+  let both: number[], routed: number[];
+  try {
+    await peer.ready();
+    const images = torch.randn([64, 3, 64, 64]);
+    const labels = torch.randint(0, 10, [64]);
+    const m26 = spotTune(() => resnet26({ numClasses: 10 }));
+    const step26 = trainStep(m26, images, labels);
+    const name26 = 'SpotTune ResNet-26 training step (batch 64, 3x64x64)';
+    const t26 = await timedAgainst(peer, name26, reps, () => { m26.setTraining(true); step26(); });
+    rows.push({ name: name26, oursMs: median(t26.ours), torchMs: median(t26.torch), target: 0.75 });
 
-  m26.setTraining(false);
-  const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
-  const both = timed(reps, () => torch.tidy(() => { torch.noGrad(() => m26.module.forward(images, decisions)); }), 2);
-  const routed = timed(reps, () => torch.tidy(() => { m26.module.routedForward(images, decisions); }), 2);
-  ours['SpotTune ResNet-26 evaluation, both branches (batch 64)'] = both;
-  m26.dispose();
+    m26.setTraining(false);
+    const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
+    const nameEval = 'SpotTune ResNet-26 evaluation, both branches (batch 64)';
+    const tEval = await timedAgainst(peer, nameEval, reps, () => torch.tidy(() => { torch.noGrad(() => m26.module.forward(images, decisions)); }));
+    both = tEval.ours;
+    rows.push({ name: nameEval, oursMs: median(tEval.ours), torchMs: median(tEval.torch) });
+    routed = timed(reps, () => torch.tidy(() => { m26.module.routedForward(images, decisions); }), 2);
+    m26.dispose();
 
-  const m50 = spotTune(() => resnet50({ numClasses: 10 }), 64);
-  const step50 = trainStep(m50, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
-  ours['SpotTune ResNet-50 training step (batch 16, 3x112x112)'] = timed(reps, step50, 2);
-  m50.dispose();
+    const m50 = spotTune(() => resnet50({ numClasses: 10 }), 64);
+    const step50 = trainStep(m50, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
+    const name50 = 'SpotTune ResNet-50 training step (batch 16, 3x112x112)';
+    const t50 = await timedAgainst(peer, name50, reps, step50);
+    rows.push({ name: name50, oursMs: median(t50.ours), torchMs: median(t50.torch), target: 0.8 });
+    m50.dispose();
+  } finally {
+    peer.close();
+  }
 
-  const rows = comparePeer('bench/spottune_peer.py', threads, reps, ours, {
-    'SpotTune ResNet-26 training step (batch 64, 3x64x64)': 0.75,
-    'SpotTune ResNet-50 training step (batch 16, 3x112x112)': 0.8,
-  });
   // Routed inference against the two-branch evaluation (ours, then PyTorch's): the target is a speed-up.
-  const bothTorch = rows.find((r) => r.name.includes('evaluation'))!;
+  const bothTorch = rows[1];
   rows.push({ name: 'routed evaluation vs both branches (ours), half the decisions each way', oursMs: median(routed), torchMs: median(both), target: 1 / 1.5 });
   rows.push({ name: 'routed evaluation (ours) vs both branches (PyTorch)', oursMs: median(routed), torchMs: bothTorch.torchMs });
 

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""PyTorch side of bench/spottune.ts: SpotTune written as in the authors' code (PyTorch),
-timed the same way. Prints one JSON object {name: [milliseconds per repetition, ...]}.
-Usage: spottune_peer.py THREADS REPS [rss]  (with "rss": only the ResNet-26 training steps,
-then prints the peak RSS in MiB)."""
+"""PyTorch side of bench/spottune.ts: SpotTune written as in the authors' code (PyTorch).
+Usage: spottune_peer.py THREADS serve      builds every benchmark, warms each up, prints
+         {"ready": true}, then for each benchmark name read from stdin runs it once and prints
+         {"ms": milliseconds} (bench/harness.ts InterleavedPeer alternates these with ours);
+       spottune_peer.py THREADS REPS rss   runs REPS ResNet-26 training steps, prints the peak RSS."""
 import copy
 import json
 import sys
@@ -10,11 +11,13 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
-from peer_util import timed
+import time
 
-threads, reps = int(sys.argv[1]), int(sys.argv[2])
-rss_only = len(sys.argv) > 3 and sys.argv[3] == "rss"
+import torchvision
+
+threads = int(sys.argv[1])
+rss_only = sys.argv[-1] == "rss"
+reps = int(sys.argv[2]) if rss_only else 0
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -118,7 +121,7 @@ def agent26(num_blocks):
     return lambda x: a.head(torch.nn.Sequential(*a.blocks)(a.stem(x))), a
 
 
-results = {}
+benchmarks = {}
 # SpotTune on ResNet-26, batch 64, 3x64x64
 net = ResNet26(10)
 agent_fn, agent_mod = agent26(12)
@@ -145,14 +148,14 @@ if rss_only:
     hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
     print(json.dumps({"peak_rss_mib": hwm / 1024}))
     sys.exit(0)
-results["SpotTune ResNet-26 training step (batch 64, 3x64x64)"] = timed(step26, reps, 2)
+benchmarks["SpotTune ResNet-26 training step (batch 64, 3x64x64)"] = lambda: (model26.train(), step26())
 
 # Evaluation with both branches, the reference code's way: half the decisions each way
-model26.eval()
 decisions = torch.bernoulli(torch.full((64, 12), 0.5))
 
 
 def eval_both():
+    model26.eval()
     with torch.no_grad():
         h = net.stem(images)
         for l, (f, t) in enumerate(zip(model26.frozen, model26.tuned)):
@@ -161,7 +164,7 @@ def eval_both():
         net.head(h)
 
 
-results["SpotTune ResNet-26 evaluation, both branches (batch 64)"] = timed(eval_both, reps, 2)
+benchmarks["SpotTune ResNet-26 evaluation, both branches (batch 64)"] = eval_both
 
 # SpotTune on torchvision ResNet-50, batch 16, 3x112x112
 r50 = torchvision.models.resnet50(num_classes=10)
@@ -184,5 +187,17 @@ stem50 = lambda x: r50.maxpool(r50.relu(r50.bn1(r50.conv1(x))))
 head50 = lambda x: r50.fc(torch.flatten(r50.avgpool(x), 1))
 images50 = torch.randn(16, 3, 112, 112)
 labels50 = torch.randint(0, 10, (16,))
-results["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = timed(train_step_fn(model50, stem50, head50, images50, labels50), reps, 2)
-print(json.dumps(results))
+benchmarks["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = train_step_fn(model50, stem50, head50, images50, labels50)
+
+for fn in benchmarks.values():
+    for _ in range(2):
+        fn()
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    name = line.strip()
+    if name not in benchmarks:
+        print(json.dumps({"error": "unknown benchmark"}), flush=True)
+        continue
+    t = time.perf_counter()
+    benchmarks[name]()
+    print(json.dumps({"ms": (time.perf_counter() - t) * 1000}), flush=True)
