@@ -1,6 +1,5 @@
 // Shared benchmark plumbing: timing, the PyTorch peer process, and the table.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 
 export interface Row {
   name: string;
@@ -49,56 +48,23 @@ export function formatTable(rows: Row[]): string {
   return lines.join('\n');
 }
 
-/**
- * A PyTorch peer that times one repetition per request (its script's `serve` mode), so our
- * repetitions and PyTorch's alternate: on a shared machine whose speed drifts over minutes,
- * both sides then see the same drift, and the ratio of medians stays meaningful.
- */
-export class InterleavedPeer {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly lines: AsyncIterator<string>;
-  private stderr = '';
-
-  constructor(script: string, args: string[]) {
-    this.child = spawn('/usr/bin/python3', [script, ...args]);
-    this.child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
-  }
-
-  private async next(): Promise<unknown> {
-    const r = await this.lines.next();
-    if (r.done) throw new Error(`PyTorch peer exited (needs: apt-get install python3-torch python3-torchvision):\n${this.stderr}`);
-    return JSON.parse(r.value);
-  }
-
-  /** Waits for the peer to build its models and warm up. */
-  async ready(): Promise<void> {
-    await this.next();
-  }
-
-  /** Milliseconds of one repetition of the named benchmark on the PyTorch side. */
-  async time(name: string): Promise<number> {
-    this.child.stdin.write(name + '\n');
-    const r = (await this.next()) as { ms?: number; error?: string };
-    if (r.ms === undefined) throw new Error(`PyTorch peer: ${r.error ?? 'no time'} for "${name}"`);
-    return r.ms;
-  }
-
-  close(): void {
-    this.child.stdin.end();
-  }
+/** Runs a benchmark child process that prints {"ms": [milliseconds, ...]} as its last line. */
+export function childTimes(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number[] {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed${cmd.includes('python') ? ' (needs: apt-get install python3-torch python3-torchvision)' : ''}:\n${r.stderr}`);
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number[] }).ms;
 }
 
-/** reps alternating repetitions of ours and of the peer's benchmark of the same name, after warm-up. */
-export async function timedAgainst(peer: InterleavedPeer, name: string, reps: number, fn: () => void, warmup = 2): Promise<{ ours: number[]; torch: number[] }> {
-  for (let i = 0; i < warmup; i++) fn();
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    fn();
-    ours.push(performance.now() - t);
-    theirs.push(await peer.time(name));
+/**
+ * Ours and PyTorch's in turns, `rounds` turns each, each turn a fresh process (so neither
+ * side's memory is held while the other runs), repetitions pooled. On a shared machine whose
+ * speed drifts over minutes, both sides see the same drift.
+ */
+export function alternating(rounds: number, ours: () => number[], theirs: () => number[]): { ours: number[]; torch: number[] } {
+  const out = { ours: [] as number[], torch: [] as number[] };
+  for (let i = 0; i < rounds; i++) {
+    out.ours.push(...ours());
+    out.torch.push(...theirs());
   }
-  return { ours, torch: theirs };
+  return out;
 }

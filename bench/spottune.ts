@@ -1,8 +1,8 @@
 // SpotTune benchmark (issue 8): training steps, routed against two-branch evaluation, peak
 // RSS, data pipeline against the training step, and `spottune --help` start-up, each against
-// Debian's PyTorch running the same model written in Python (bench/spottune_peer.py), whose
-// repetitions alternate with ours (see InterleavedPeer).
-// Run: npm run bench -- spottune      (or: node --import tsx bench/spottune.ts rss REPS for the RSS child)
+// Debian's PyTorch running the same model written in Python (bench/spottune_peer.py); the
+// two sides time in turns, each in fresh processes (see alternating in harness.ts).
+// Run: npm run bench -- spottune   (children: bench/spottune.ts rss REPS | time KEY REPS)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { Agent, resnet26, resnet50, type Backbone } from '../src/models/index.js
 import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions } from '../src/spottune/index.js';
 import { DataLoader, ImageFolder } from '../src/data/index.js';
 import { compose, randomCrop, randomHorizontalFlip, IMAGENET_MEAN, IMAGENET_STD } from '../src/data/transforms.js';
-import { InterleavedPeer, median, timed, timedAgainst, type Row } from './harness.js';
+import { alternating, childTimes, median, timed, type Row } from './harness.js';
 
 function spotTune(make: () => Backbone, agentInputSize?: number): SpotTuneModel {
   const net = new SpotTuneNet(make(), make());
@@ -70,45 +70,53 @@ async function dataImagesPerSec(): Promise<number> {
   }
 }
 
-export async function spottuneBench(threads: number, reps: number): Promise<Row[]> {
-  torch.setNumThreads(threads);
+const NAMES = {
+  step26: 'SpotTune ResNet-26 training step (batch 64, 3x64x64)',
+  both26: 'SpotTune ResNet-26 evaluation, both branches (batch 64)',
+  step50: 'SpotTune ResNet-50 training step (batch 16, 3x112x112)',
+} as const;
+
+/** Child-process mode: times one benchmark (a key of NAMES, or routed26), prints {"ms": [...]}. */
+function timeChild(key: string, reps: number): void {
   torch.manualSeed(0);
-  const peer = new InterleavedPeer('bench/spottune_peer.py', [String(threads), 'serve']);
-  const rows: Row[] = [];
-  let both: number[], routed: number[];
-  try {
-    await peer.ready();
+  let fn: () => void;
+  if (key === 'step50') {
+    const m = spotTune(() => resnet50({ numClasses: 10 }), 64);
+    fn = trainStep(m, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
+  } else {
+    const m = spotTune(() => resnet26({ numClasses: 10 }));
     const images = torch.randn([64, 3, 64, 64]);
-    const labels = torch.randint(0, 10, [64]);
-    const m26 = spotTune(() => resnet26({ numClasses: 10 }));
-    const step26 = trainStep(m26, images, labels);
-    const name26 = 'SpotTune ResNet-26 training step (batch 64, 3x64x64)';
-    const t26 = await timedAgainst(peer, name26, reps, () => { m26.setTraining(true); step26(); });
-    rows.push({ name: name26, oursMs: median(t26.ours), torchMs: median(t26.torch), target: 0.75 });
-
-    m26.setTraining(false);
-    const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
-    const nameEval = 'SpotTune ResNet-26 evaluation, both branches (batch 64)';
-    const tEval = await timedAgainst(peer, nameEval, reps, () => torch.tidy(() => { torch.noGrad(() => m26.module.forward(images, decisions)); }));
-    both = tEval.ours;
-    rows.push({ name: nameEval, oursMs: median(tEval.ours), torchMs: median(tEval.torch) });
-    routed = timed(reps, () => torch.tidy(() => { m26.module.routedForward(images, decisions); }), 2);
-    m26.dispose();
-
-    const m50 = spotTune(() => resnet50({ numClasses: 10 }), 64);
-    const step50 = trainStep(m50, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
-    const name50 = 'SpotTune ResNet-50 training step (batch 16, 3x112x112)';
-    const t50 = await timedAgainst(peer, name50, reps, step50);
-    rows.push({ name: name50, oursMs: median(t50.ours), torchMs: median(t50.torch), target: 0.8 });
-    m50.dispose();
-  } finally {
-    peer.close();
+    if (key === 'step26') {
+      fn = trainStep(m, images, torch.randint(0, 10, [64]));
+    } else {
+      m.setTraining(false);
+      const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
+      fn = key === 'routed26'
+        ? () => torch.tidy(() => { m.module.routedForward(images, decisions); })
+        : () => torch.tidy(() => { torch.noGrad(() => m.module.forward(images, decisions)); });
+    }
   }
+  console.log(JSON.stringify({ ms: timed(reps, fn, 2) }));
+}
+
+export async function spottuneBench(threads: number, reps: number): Promise<Row[]> {
+  // Each side times in fresh processes, in turns (see alternating); 2 turns of reps/2 each.
+  const rounds = 2;
+  const per = String(Math.max(1, Math.ceil(reps / rounds)));
+  const env = { ...process.env, SPOTTUNE_THREADS: String(threads) };
+  const ours = (key: string) => () => childTimes(process.execPath, ['--import', 'tsx', 'bench/spottune.ts', 'time', key, per], env);
+  const theirs = (key: keyof typeof NAMES) => () => childTimes('/usr/bin/python3', ['bench/spottune_peer.py', String(threads), 'time', NAMES[key], per]);
+  const rows: Row[] = [];
+  const targets: Partial<Record<keyof typeof NAMES, number>> = { step26: 0.75, step50: 0.8 };
+  for (const key of ['step26', 'both26', 'step50'] as const) {
+    const t = alternating(rounds, ours(key), theirs(key));
+    rows.push({ name: NAMES[key], oursMs: median(t.ours), torchMs: median(t.torch), target: targets[key] });
+  }
+  const routed = alternating(rounds, ours('routed26'), ours('both26'));
 
   // Routed inference against the two-branch evaluation (ours, then PyTorch's): the target is a speed-up.
-  const bothTorch = rows[1];
-  rows.push({ name: 'routed evaluation vs both branches (ours), half the decisions each way', oursMs: median(routed), torchMs: median(both), target: 1 / 1.5 });
-  rows.push({ name: 'routed evaluation (ours) vs both branches (PyTorch)', oursMs: median(routed), torchMs: bothTorch.torchMs });
+  rows.push({ name: 'routed evaluation vs both branches (ours), half the decisions each way', oursMs: median(routed.ours), torchMs: median(routed.torch), target: 1 / 1.5 });
+  rows.push({ name: 'routed evaluation (ours) vs both branches (PyTorch)', oursMs: median(routed.ours), torchMs: rows[1].torchMs });
 
   // Peak RSS, each side in a fresh process doing the same ResNet-26 training steps.
   const rssOf = (cmd: string, args: string[]) => {
@@ -133,3 +141,4 @@ export async function spottuneBench(threads: number, reps: number): Promise<Row[
 }
 
 if (process.argv[2] === 'rss') rssChild(Number(process.argv[3] ?? 5));
+if (process.argv[2] === 'time') timeChild(process.argv[3], Number(process.argv[4] ?? 5));

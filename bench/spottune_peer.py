@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """PyTorch side of bench/spottune.ts: SpotTune written as in the authors' code (PyTorch).
-Usage: spottune_peer.py THREADS serve      builds every benchmark, warms each up, prints
-         {"ready": true}, then for each benchmark name read from stdin runs it once and prints
-         {"ms": milliseconds} (bench/harness.ts InterleavedPeer alternates these with ours);
+Usage: spottune_peer.py THREADS time NAME REPS   times REPS runs of the named benchmark after two
+         warm-up runs, prints {"ms": [milliseconds, ...]} (bench/spottune.ts alternates these
+         processes with its own);
        spottune_peer.py THREADS REPS rss   runs REPS ResNet-26 training steps, prints the peak RSS."""
 import copy
 import json
@@ -17,7 +17,7 @@ import torchvision
 
 threads = int(sys.argv[1])
 rss_only = sys.argv[-1] == "rss"
-reps = int(sys.argv[2]) if rss_only else 0
+reps = int(sys.argv[2] if rss_only else sys.argv[4])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -189,15 +189,12 @@ images50 = torch.randn(16, 3, 112, 112)
 labels50 = torch.randint(0, 10, (16,))
 benchmarks["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = train_step_fn(model50, stem50, head50, images50, labels50)
 
-for fn in benchmarks.values():
-    for _ in range(2):
-        fn()
-print(json.dumps({"ready": True}), flush=True)
-for line in sys.stdin:
-    name = line.strip()
-    if name not in benchmarks:
-        print(json.dumps({"error": "unknown benchmark"}), flush=True)
-        continue
+fn = benchmarks[sys.argv[3]]
+for _ in range(2):
+    fn()
+times = []
+for _ in range(reps):
     t = time.perf_counter()
-    benchmarks[name]()
-    print(json.dumps({"ms": (time.perf_counter() - t) * 1000}), flush=True)
+    fn()
+    times.append((time.perf_counter() - t) * 1000)
+print(json.dumps({"ms": times}))

@@ -83,12 +83,18 @@ export class SpotTuneNet extends Module<[Tensor, Tensor], Tensor> {
         if (n === batch) h = this.net.blocks[l].forward(h);
         else if (n === 0) h = this.frozen.at(l).forward(h);
         else {
+          // Images are gathered and scattered whole in the [N, H, W, C] view: activations are
+          // channels-last, so each image is contiguous there and the sub-batches stay
+          // channels-last (gathering in NCHW order made strided copies and NCHW sub-batches).
           const frozenIdx = torch.nonzero(torch.logicalNot(chose)).flatten();
-          const tuned = this.net.blocks[l].forward(h.indexSelect(0, tunedIdx));
-          const frozen = this.frozen.at(l).forward(h.indexSelect(0, frozenIdx));
-          h = torch.empty([batch, ...tuned.shape.slice(1)], { dtype: tuned.dtype, device: tuned.device });
-          torch.indexCopy_(h, 0, tunedIdx, tuned);
-          torch.indexCopy_(h, 0, frozenIdx, frozen);
+          const hv = h.permute([0, 2, 3, 1]);
+          const tuned = this.net.blocks[l].forward(hv.indexSelect(0, tunedIdx).permute([0, 3, 1, 2]));
+          const frozen = this.frozen.at(l).forward(hv.indexSelect(0, frozenIdx).permute([0, 3, 1, 2]));
+          const [, c, height, width] = tuned.shape;
+          const out = torch.empty([batch, height, width, c], { dtype: tuned.dtype, device: tuned.device });
+          torch.indexCopy_(out, 0, tunedIdx, tuned.permute([0, 2, 3, 1]));
+          torch.indexCopy_(out, 0, frozenIdx, frozen.permute([0, 2, 3, 1]));
+          h = out.permute([0, 3, 1, 2]);
         }
       }
       return this.net.head(h);
