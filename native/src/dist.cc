@@ -94,6 +94,9 @@ Operands operands(Napi::Env env, const Napi::Value& v, const char* what) {
 }
 
 void copyBack(Operands& o) {
+  // Parameters that require gradients are written in place, like PyTorch's broadcast of
+  // module states (channels-last weights are not contiguous, so they come back this way).
+  at::NoGradGuard noGrad;
   for (size_t i = 0; i < o.given.size(); i++)
     if (!o.work[i].is_same(o.given[i])) o.given[i].copy_(o.work[i]);
 }
