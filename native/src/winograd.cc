@@ -357,7 +357,7 @@ at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, co
   const at::Tensor dy = gradOut.contiguous(at::MemoryFormat::ChannelsLast);
   const Geometry g(x);
   const int64_t C = g.C, S = std::max<int64_t>(6, kBatchBudget / (kXi * (C + K) * 4));
-  at::Tensor dU = at::zeros({kXi, C, K}, x.options());
+  at::Tensor dU = at::empty({kXi, C, K}, x.options());  // the first batch writes it, the others add
   at::Tensor scratch = at::empty({kXi * S * (C + K)}, x.options());
   const float *xp = x.data_ptr<float>(), *dyp = dy.data_ptr<float>();
   float *du = dU.data_ptr<float>(), *v = scratch.data_ptr<float>(), *z = v + kXi * S * C;
@@ -368,7 +368,7 @@ at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, co
       gradTransform(dyp, g.H, g.W, K, g.tilesH, g.tilesW, t0 + i0, i1 - i0, z + i0 * K, S * K);
     });
     at::parallel_for(0, kXi, 1, [&](int64_t x0, int64_t x1) {
-      for (int64_t xi = x0; xi < x1; ++xi) gemm(C, K, n, v + xi * S * C, 1, C, z + xi * S * K, K, du + xi * C * K, K, true);
+      for (int64_t xi = x0; xi < x1; ++xi) gemm(C, K, n, v + xi * S * C, 1, C, z + xi * S * K, K, du + xi * C * K, K, t0 > 0);
     });
   }
   at::Tensor dwt = at::empty({C, 3, 3, K}, x.options());

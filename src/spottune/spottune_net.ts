@@ -7,6 +7,9 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { BatchNorm2d, Conv2d, Linear, Module, Sequential } from '../nn/index.js';
 import type { Backbone, ResidualBlock } from '../models/index.js';
+import { op } from '../torch/ops.js';
+
+const mix = op('spottune::mix');
 
 export interface SpotTuneNetOptions {
   /**
@@ -59,8 +62,8 @@ export class SpotTuneNet extends Module<[Tensor, Tensor], Tensor> {
       const m = decisions.select(1, l).view(-1, 1, 1, 1);
       const frozen = this.frozen.at(l).forward(h);
       const tuned = this.net.blocks[l].forward(h);
-      // lerp is (1 − m)·frozen + m·tuned in one kernel, exact at m = 0 and m = 1
-      h = torch.lerp(frozen, tuned, m);
+      // (1 − m)·frozen + m·tuned: lerp forward, one-pass backward (native/src/mix.cc)
+      h = mix.t(frozen.handle, tuned.handle, m.handle);
     }
     return this.net.head(h);
   }
