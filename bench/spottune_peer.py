@@ -11,9 +11,8 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import time
-
 import torchvision
+from peer_util import timed
 
 threads = int(sys.argv[1])
 rss_only = sys.argv[-1] == "rss"
@@ -189,12 +188,4 @@ images50 = torch.randn(16, 3, 112, 112)
 labels50 = torch.randint(0, 10, (16,))
 benchmarks["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = train_step_fn(model50, stem50, head50, images50, labels50)
 
-fn = benchmarks[sys.argv[3]]
-for _ in range(2):
-    fn()
-times = []
-for _ in range(reps):
-    t = time.perf_counter()
-    fn()
-    times.append((time.perf_counter() - t) * 1000)
-print(json.dumps({"ms": times}))
+print(json.dumps({"ms": timed(benchmarks[sys.argv[3]], reps, warmup=2)}))
