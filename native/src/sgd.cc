@@ -32,10 +32,12 @@ void update(T* p, const T* g, T* b, int64_t n, T lr, T momentum, T keep, T wd, b
 void sgdUpdate(const at::Tensor& param, const at::Tensor& grad, const at::Tensor& buf, double lr, double momentum, double dampening, double weightDecay, bool nesterov) {
   TORCH_CHECK(param.sizes() == grad.sizes() && param.sizes() == buf.sizes(), "sgd_update_: shapes differ: ", param.sizes(), ", ", grad.sizes(), ", ", buf.sizes());
   const auto type = param.scalar_type();
-  // One pass in memory order: any dense layout (channels-last weights too), shared by all three.
+  // One pass in memory order: all three contiguous, or all three channels-last. (Strides alone
+  // would not do: a [K, C, 1, 1] weight has two stride patterns for one memory order.)
+  const auto same = [&](at::MemoryFormat f) { return param.is_contiguous(f) && grad.is_contiguous(f) && buf.is_contiguous(f); };
   const bool fast = param.device().is_cpu() && grad.device().is_cpu() && buf.device().is_cpu() && (type == at::kFloat || type == at::kDouble) &&
-                    grad.scalar_type() == type && buf.scalar_type() == type && param.is_non_overlapping_and_dense() &&
-                    grad.strides() == param.strides() && buf.strides() == param.strides();
+                    grad.scalar_type() == type && buf.scalar_type() == type &&
+                    (same(at::MemoryFormat::Contiguous) || (param.dim() == 4 && same(at::MemoryFormat::ChannelsLast)));
   if (!fast) {  // other devices, dtypes or layouts: PyTorch's four operations
     const at::Tensor d = weightDecay != 0 ? grad.add(param, weightDecay) : grad;
     buf.mul_(momentum).add_(d, 1.0 - dampening);
