@@ -9,13 +9,16 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 
 namespace st {
 namespace {
 
+#if defined(__x86_64__)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 // One image: gf = g·(1 − w), gt = g·w; returns Σ g·(t − f), summed in 8 float lanes per block
@@ -45,6 +48,7 @@ double imageAvx2(const float* g, const float* f, const float* t, float* gf, floa
   return total;
 }
 #pragma GCC pop_options
+#endif
 
 double imageScalar(const float* g, const float* f, const float* t, float* gf, float* gt, int64_t n, float w) {
   double total = 0;
@@ -86,11 +90,16 @@ struct Mix : public torch::autograd::Function<Mix> {
     at::Tensor gf = at::empty_like(g), gt = at::empty_like(g), gm = at::empty(m.sizes(), m.options());
     const float *gp = g.data_ptr<float>(), *fp = f.data_ptr<float>(), *tp = t.data_ptr<float>(), *mp = m.data_ptr<float>();
     float *gfp = gf.data_ptr<float>(), *gtp = gt.data_ptr<float>(), *gmp = gm.data_ptr<float>();
+#if defined(__x86_64__)
     static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const auto image = avx2 ? imageAvx2 : imageScalar;
+#else
+    const auto image = imageScalar;
+#endif
     at::parallel_for(0, batch, 1, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t o = b * per;
-        const double sum = (avx2 ? imageAvx2 : imageScalar)(gp + o, fp + o, tp + o, gfp + o, gtp + o, per, mp[b * ms]);
+        const double sum = image(gp + o, fp + o, tp + o, gfp + o, gtp + o, per, mp[b * ms]);
         gmp[b] = static_cast<float>(sum);
       }
     });

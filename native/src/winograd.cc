@@ -20,12 +20,16 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
-#include <immintrin.h>
-
 #include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace st {
 namespace {
+
+#if defined(__x86_64__)  // the kernels are AVX2; elsewhere every convolution stays direct
 
 constexpr int kXi = 36;  // positions in a 6×6 transformed tile
 constexpr int64_t kL2Budget = 768 * 1024;  // bytes of V and M chunks per thread
@@ -397,9 +401,13 @@ struct Conv3x3 : public torch::autograd::Function<Conv3x3> {
   }
 };
 
+#endif  // __x86_64__
+
 at::Tensor conv3x3(const at::Tensor& input, const at::Tensor& weight) {
-  if (!eligible(input, weight)) return at::conv2d(input, weight, {}, 1, 1);
-  return Conv3x3::apply(input, weight);
+#if defined(__x86_64__)
+  if (eligible(input, weight)) return Conv3x3::apply(input, weight);
+#endif
+  return at::conv2d(input, weight, {}, 1, 1);
 }
 
 }  // namespace
