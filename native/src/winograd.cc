@@ -291,11 +291,14 @@ bool cpuHasAvx2() {
 // 256 channels (ResNet-50's layer3 at batch 16, 112 pixels) are 1.2× faster than direct
 // convolution, 4096 tiles of 64 channels 2.2×.
 constexpr int64_t kMinTiles = 64;
+// The transformed weights take 36·C·K floats: beyond 512×512 channels (37.7 MB) they would
+// outgrow the caches and memory budget they were measured in; such convolutions stay direct.
+constexpr int64_t kMaxChannelProduct = 512 * 512;
 
 bool eligible(const at::Tensor& x, const at::Tensor& w) {
   return cpuHasAvx2() && x.dim() == 4 && w.dim() == 4 && x.device().is_cpu() && w.device().is_cpu() &&
          x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && w.size(2) == 3 && w.size(3) == 3 &&
-         x.size(1) == w.size(1) && w.size(0) % 8 == 0 && w.size(1) % 8 == 0 &&
+         x.size(1) == w.size(1) && w.size(0) % 8 == 0 && w.size(1) % 8 == 0 && w.size(0) * w.size(1) <= kMaxChannelProduct &&
          x.size(0) * ((x.size(2) + 3) / 4) * ((x.size(3) + 3) / 4) >= kMinTiles;
 }
 

@@ -91,6 +91,7 @@ test('winograd: cases it does not cover fall back to direct convolution unchange
       [torch.randn([32, 16, 8, 8]), torch.randn([12, 16, 3, 3])], // 12 output channels
       [torch.randn([32, 16, 8, 8], { dtype: 'float64' }), torch.randn([16, 16, 3, 3], { dtype: 'float64' })], // float64
       [torch.randn([2, 16, 8, 8]), torch.randn([16, 16, 3, 3])], // 8 tiles
+      [torch.randn([16, 520, 8, 8]), torch.randn([520, 520, 3, 3]).mul(0.01)], // more than 512×512 channel pairs
     ]) {
       const y = torch.conv2d(x, w, undefined, 1, 1);
       const d = direct(() => torch.conv2d(x, w, undefined, 1, 1));
