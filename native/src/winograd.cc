@@ -256,6 +256,19 @@ void transformWeight(const float* wt, int64_t C, int64_t K, int64_t c0, int64_t 
     }
 }
 
+// The six positions ξ = (p, 0..5) of U for input channels [c0, c1): buf[q][c − c0][k].
+void transformWeightRow(const float* wt, int64_t K, int p, int64_t c0, int64_t c1, float* buf) {
+  const int64_t rows = c1 - c0;
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t k = 0; k < K; k += 8) {
+      V8 t[3];
+      for (int b = 0; b < 3; ++b)  // t = (G g)[p]
+        t[b] = fma(k8(kG[p][0]), ld(wt + ((c * 3 + 0) * 3 + b) * K + k), fma(k8(kG[p][1]), ld(wt + ((c * 3 + 1) * 3 + b) * K + k), _mm256_mul_ps(k8(kG[p][2]), ld(wt + ((c * 3 + 2) * 3 + b) * K + k))));
+      for (int q = 0; q < 6; ++q)  // U[p][q] = t Gᵀ
+        st8(buf + (q * rows + (c - c0)) * K + k, fma(k8(kG[q][0]), t[0], fma(k8(kG[q][1]), t[1], _mm256_mul_ps(k8(kG[q][2]), t[2]))));
+    }
+}
+
 // dW = Gᵀ dU G for input channels [c0, c1), from dU[ξ][c][k] into dwt[c][a][b][k].
 void weightGradOutput(const float* du, int64_t C, int64_t K, int64_t c0, int64_t c1, float* dwt) {
   for (int64_t c = c0; c < c1; ++c)
@@ -316,27 +329,39 @@ at::Tensor forwardImpl(const at::Tensor& input, const at::Tensor& wt) {
   const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   const Geometry g(x);
   const int64_t K = wt.size(3), C = g.C, T = g.chunk(K);
-  at::Tensor u = at::empty({kXi, C, K}, x.options());
-  {
-    const at::Tensor w = wt.contiguous();
-    at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { transformWeight(w.data_ptr<float>(), C, K, c0, c1, u.data_ptr<float>()); });
-  }
+  const at::Tensor w = wt.contiguous();
+  const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>();
   at::Tensor y = at::empty({g.N, K, g.H, g.W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const float *xp = x.data_ptr<float>(), *up = u.data_ptr<float>();
   float* yp = y.data_ptr<float>();
   if (kXi * g.tiles * (C + K) * 4 <= kBatchBudget) {
-    // Few tiles (late stages, small batches): all of them at once, then each thread takes
-    // some of the 36 products, so each U[ξ] is read once rather than once per chunk.
-    at::Tensor scratch = at::empty({kXi * g.tiles * (C + K)}, x.options());
-    float *v = scratch.data_ptr<float>(), *m = v + kXi * g.tiles * C;
-    const int64_t n = g.tiles;
+    // Few tiles (late stages, small batches): all of them at once. Here writing out all of U
+    // (36·C·K floats, bound by memory) cost as much as the products, so each thread takes rows
+    // p of the 6×6 positions and, block of input channels by block, transforms that block of
+    // the weights for its six positions into an L2-sized buffer and adds its products into M.
+    const int64_t n = g.tiles, cb = std::min<int64_t>(C, 64);
+    at::Tensor scratch = at::empty({kXi * n * (C + K)}, x.options());
+    at::Tensor ubuf = at::empty({6, 6 * cb * K}, x.options());  // per row p
+    float *v = scratch.data_ptr<float>(), *m = v + kXi * n * C, *ub = ubuf.data_ptr<float>();
     at::parallel_for(0, n, 16, [&](int64_t i0, int64_t i1) { inputTransform(xp, g.H, g.W, C, g.tilesH, g.tilesW, i0, i1 - i0, v + i0 * C, n * C); });
-    at::parallel_for(0, kXi, 1, [&](int64_t x0, int64_t x1) {
-      for (int64_t xi = x0; xi < x1; ++xi) gemm(n, K, C, v + xi * n * C, C, 1, up + xi * C * K, K, m + xi * n * K, K, false);
+    at::parallel_for(0, 6, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        float* buf = ub + p * 6 * cb * K;
+        for (int64_t c0 = 0; c0 < C; c0 += cb) {
+          const int64_t rows = std::min(cb, C - c0);
+          transformWeightRow(wp, K, int(p), c0, c0 + rows, buf);
+          for (int64_t q = 0; q < 6; ++q) {
+            const int64_t xi = p * 6 + q;
+            gemm(n, K, rows, v + xi * n * C + c0, C, 1, buf + q * rows * K, K, m + xi * n * K, K, c0 > 0);
+          }
+        }
+      }
     });
     at::parallel_for(0, n, 16, [&](int64_t i0, int64_t i1) { outputTransform(m + i0 * K, n * K, g.H, g.W, K, g.tilesH, g.tilesW, i0, i1 - i0, yp); });
     return y;
   }
+  at::Tensor u = at::empty({kXi, C, K}, x.options());
+  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { transformWeight(wp, C, K, c0, c1, u.data_ptr<float>()); });
+  const float* up = u.data_ptr<float>();
   const int64_t chunks = (g.tiles + T - 1) / T, threads = std::min<int64_t>(at::get_num_threads(), chunks);
   // Per-thread V and M chunks, from the caching allocator (a fresh buffer per call would fault its pages in).
   at::Tensor scratch = at::empty({threads, kXi * T * (C + K)}, x.options());
