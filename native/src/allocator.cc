@@ -3,6 +3,7 @@
 // size buckets and reusing them bounds RSS and avoids page faults on reuse.
 // Small blocks go to aligned malloc, large ones to mmap.
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 #include <sys/mman.h>
 
 #include <malloc.h>
@@ -147,11 +148,21 @@ void* newBlock(size_t n) {
 }
 
 // oneDNN requires the DataPtr's context to equal its data pointer and a raw_deleter.
+// libtorch 2.3 made allocate() non-const and added copy_data(); 1.13 (Debian's) has neither.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define ST_ALLOCATE_CONST
+#else
+#define ST_ALLOCATE_CONST const
+#endif
+
 struct CachingAllocator final : public c10::Allocator {
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) ST_ALLOCATE_CONST override {
     void* p = newBlock(n);
     return {p, p, &deleteBlock, c10::Device(c10::DeviceType::CPU)};
   }
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
   c10::DeleterFnPtr raw_deleter() const override { return &deleteBlock; }
 };
 
