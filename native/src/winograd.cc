@@ -241,22 +241,9 @@ void gemm(int64_t M, int64_t N, int64_t P, const float* a, int64_t rsA, int64_t 
   }
 }
 
-// U[ξ][c][k] = (G g Gᵀ)[ξ] for g = w[k][c], from the weights laid out as wt[c][a][b][k]
-// (so 8 output channels k are one register), for input channels [c0, c1). K is a multiple of 8.
-void transformWeight(const float* wt, int64_t C, int64_t K, int64_t c0, int64_t c1, float* u) {
-  for (int64_t c = c0; c < c1; ++c)
-    for (int64_t k = 0; k < K; k += 8) {
-      V8 g[3][3], t[6][3];
-      for (int a = 0; a < 3; ++a)
-        for (int b = 0; b < 3; ++b) g[a][b] = ld(wt + ((c * 3 + a) * 3 + b) * K + k);
-      for (int r = 0; r < 6; ++r)  // t = G g
-        for (int b = 0; b < 3; ++b) t[r][b] = fma(k8(kG[r][0]), g[0][b], fma(k8(kG[r][1]), g[1][b], _mm256_mul_ps(k8(kG[r][2]), g[2][b])));
-      for (int r = 0; r < 6; ++r)  // U = t Gᵀ
-        for (int q = 0; q < 6; ++q) st8(u + ((r * 6 + q) * C + c) * K + k, fma(k8(kG[q][0]), t[r][0], fma(k8(kG[q][1]), t[r][1], _mm256_mul_ps(k8(kG[q][2]), t[r][2]))));
-    }
-}
-
-// The six positions ξ = (p, 0..5) of U for input channels [c0, c1): buf[q][c − c0][k].
+// U[ξ][c][k] = (G g Gᵀ)[ξ] for g = w[k][c], for the six positions ξ = (p, 0..5) of row p and
+// input channels [c0, c1), into buf[q][c − c0][k]. The weights are laid out wt[c][a][b][k], so
+// 8 output channels k are one register; K is a multiple of 8.
 void transformWeightRow(const float* wt, int64_t K, int p, int64_t c0, int64_t c1, float* buf) {
   const int64_t rows = c1 - c0;
   for (int64_t c = c0; c < c1; ++c)
@@ -324,7 +311,7 @@ struct Geometry {
 };
 
 // y = conv2d(x, weight, stride 1, padding 1) for eligible x (any layout) and weight.
-// `wt` is the weight laid out [C][3][3][K] (see transformWeight).
+// `wt` is the weight laid out [C][3][3][K] (see transformWeightRow).
 at::Tensor forwardImpl(const at::Tensor& input, const at::Tensor& wt) {
   const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   const Geometry g(x);
@@ -360,8 +347,10 @@ at::Tensor forwardImpl(const at::Tensor& input, const at::Tensor& wt) {
     return y;
   }
   at::Tensor u = at::empty({kXi, C, K}, x.options());
-  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { transformWeight(wp, C, K, c0, c1, u.data_ptr<float>()); });
   const float* up = u.data_ptr<float>();
+  at::parallel_for(0, 6, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) transformWeightRow(wp, K, int(p), 0, C, u.data_ptr<float>() + p * 6 * C * K);
+  });
   const int64_t chunks = (g.tiles + T - 1) / T, threads = std::min<int64_t>(at::get_num_threads(), chunks);
   // Per-thread V and M chunks, from the caching allocator (a fresh buffer per call would fault its pages in).
   at::Tensor scratch = at::empty({threads, kXi * T * (C + K)}, x.options());
