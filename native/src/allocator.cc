@@ -149,7 +149,8 @@ void* newBlock(size_t n) {
 
 // oneDNN requires the DataPtr's context to equal its data pointer and a raw_deleter.
 // libtorch 2.3 made allocate() non-const and added copy_data(); 1.13 (Debian's) has neither.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define ST_LIBTORCH_2_3 (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3))
+#if ST_LIBTORCH_2_3
 #define ST_ALLOCATE_CONST
 #else
 #define ST_ALLOCATE_CONST const
@@ -160,7 +161,7 @@ struct CachingAllocator final : public c10::Allocator {
     void* p = newBlock(n);
     return {p, p, &deleteBlock, c10::Device(c10::DeviceType::CPU)};
   }
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#if ST_LIBTORCH_2_3
   void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 #endif
   c10::DeleterFnPtr raw_deleter() const override { return &deleteBlock; }

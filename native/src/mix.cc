@@ -18,11 +18,22 @@
 namespace st {
 namespace {
 
+// One image: gf = g·(1 − w), gt = g·w; returns Σ g·(t − f).
+double imageScalar(const float* g, const float* f, const float* t, float* gf, float* gt, int64_t n, float w) {
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    gf[i] = g[i] * (1 - w);
+    gt[i] = g[i] * w;
+    total += double(g[i]) * (t[i] - f[i]);
+  }
+  return total;
+}
+
 #if defined(__x86_64__)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-// One image: gf = g·(1 − w), gt = g·w; returns Σ g·(t − f), summed in 8 float lanes per block
-// of 1024 values and across blocks in double (as accurate as ATen's cascade sum here).
+// The same, summed in 8 float lanes per block of 1024 values and across blocks in double (as
+// accurate as ATen's cascade sum here).
 double imageAvx2(const float* g, const float* f, const float* t, float* gf, float* gt, int64_t n, float w) {
   const __m256 vw = _mm256_set1_ps(w), vk = _mm256_set1_ps(1 - w);
   double total = 0;
@@ -40,25 +51,10 @@ double imageAvx2(const float* g, const float* f, const float* t, float* gf, floa
     _mm256_store_ps(lanes, acc);
     for (float x : lanes) total += x;
   }
-  for (; i < n; ++i) {
-    gf[i] = g[i] * (1 - w);
-    gt[i] = g[i] * w;
-    total += double(g[i]) * (t[i] - f[i]);
-  }
-  return total;
+  return total + imageScalar(g + i, f + i, t + i, gf + i, gt + i, n - i, w);
 }
 #pragma GCC pop_options
 #endif
-
-double imageScalar(const float* g, const float* f, const float* t, float* gf, float* gt, int64_t n, float w) {
-  double total = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    gf[i] = g[i] * (1 - w);
-    gt[i] = g[i] * w;
-    total += double(g[i]) * (t[i] - f[i]);
-  }
-  return total;
-}
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
