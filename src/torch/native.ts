@@ -59,11 +59,13 @@ export const addonPath = join(here, '..', '..', 'native', 'build', 'Release', 's
 
 let loaded: Native | undefined;
 
+/** Most intra-op threads accepted: far beyond any machine's cores, yet a typo cannot start millions. */
+export const MAX_THREADS = 1024;
+
 export function native(): Native {
   if (loaded) return loaded;
   const threads = Number(process.env.SPOTTUNE_THREADS ?? availableParallelism());
-  // The same bound as runtime.ts's setNumThreads: a typo must not start millions of threads.
-  if (threads > 1024) throw new Error(`SPOTTUNE_THREADS=${process.env.SPOTTUNE_THREADS} (or --threads): expected at most 1024 threads`);
+  if (threads > MAX_THREADS) throw new Error(`SPOTTUNE_THREADS=${process.env.SPOTTUNE_THREADS} (or --threads): expected at most ${MAX_THREADS} threads`);
   if (!existsSync(addonPath)) {
     throw new Error(`spottune's native addon is not built (looked for ${addonPath}). Build it with: npm run build:native  (needs: apt-get install libtorch-dev)`);
   }

@@ -1,8 +1,5 @@
 // Threads, devices and versions of the loaded libtorch.
-import { native } from './native.js';
-
-/** Most threads accepted: far beyond any machine's cores, yet a typo cannot start millions. */
-export const MAX_THREADS = 1024;
+import { MAX_THREADS, native } from './native.js';
 
 /** Intra-op threads (default: all cores, or SPOTTUNE_THREADS). Do not change while ops run. */
 export function setNumThreads(n: number): void {
