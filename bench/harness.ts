@@ -48,11 +48,11 @@ export function formatTable(rows: Row[]): string {
   return lines.join('\n');
 }
 
-/** Runs a benchmark child process that prints {"ms": [milliseconds, ...]} as its last line. */
-export function childTimes(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number[] {
+/** Runs a benchmark child process and returns the JSON object it prints as its last line. */
+export function childJson<T>(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): T {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed${cmd.includes('python') ? ' (needs: apt-get install python3-torch python3-torchvision)' : ''}:\n${r.stderr}`);
-  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number[] }).ms;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
 
 /**

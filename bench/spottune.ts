@@ -14,7 +14,7 @@ import { Agent, resnet26, resnet50, type Backbone } from '../src/models/index.js
 import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions } from '../src/spottune/index.js';
 import { DataLoader, ImageFolder } from '../src/data/index.js';
 import { compose, randomCrop, randomHorizontalFlip, IMAGENET_MEAN, IMAGENET_STD } from '../src/data/transforms.js';
-import { alternating, childTimes, median, timed, type Row } from './harness.js';
+import { alternating, childJson, median, timed, type Row } from './harness.js';
 
 function spotTune(make: () => Backbone, agentInputSize?: number): SpotTuneModel {
   const net = new SpotTuneNet(make(), make());
@@ -40,9 +40,7 @@ function trainStep(model: SpotTuneModel, images: torch.Tensor, labels: torch.Ten
 
 /** Child-process mode: run ResNet-26 training steps, print peak RSS. */
 function rssChild(reps: number): void {
-  torch.manualSeed(0);
-  const model = spotTune(() => resnet26({ numClasses: 10 }));
-  const step = trainStep(model, torch.randn([64, 3, 64, 64]), torch.randint(0, 10, [64]));
+  const step = benchmark('step26');
   for (let i = 0; i < reps; i++) step();
   // VmHWM, not ru_maxrss: after fork + exec, ru_maxrss starts from the parent's peak.
   const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
@@ -76,27 +74,26 @@ const NAMES = {
   step50: 'SpotTune ResNet-50 training step (batch 16, 3x112x112)',
 } as const;
 
-/** Child-process mode: times one benchmark (a key of NAMES, or routed26), prints {"ms": [...]}. */
-function timeChild(key: string, reps: number): void {
+/** One repetition of a benchmark (a key of NAMES, or routed26), its model built and seeded. */
+function benchmark(key: string): () => void {
   torch.manualSeed(0);
-  let fn: () => void;
   if (key === 'step50') {
     const m = spotTune(() => resnet50({ numClasses: 10 }), 64);
-    fn = trainStep(m, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
-  } else {
-    const m = spotTune(() => resnet26({ numClasses: 10 }));
-    const images = torch.randn([64, 3, 64, 64]);
-    if (key === 'step26') {
-      fn = trainStep(m, images, torch.randint(0, 10, [64]));
-    } else {
-      m.setTraining(false);
-      const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
-      fn = key === 'routed26'
-        ? () => torch.tidy(() => { m.module.routedForward(images, decisions); })
-        : () => torch.tidy(() => { torch.noGrad(() => m.module.forward(images, decisions)); });
-    }
+    return trainStep(m, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
   }
-  console.log(JSON.stringify({ ms: timed(reps, fn, 2) }));
+  const m = spotTune(() => resnet26({ numClasses: 10 }));
+  const images = torch.randn([64, 3, 64, 64]);
+  if (key === 'step26') return trainStep(m, images, torch.randint(0, 10, [64]));
+  m.setTraining(false);
+  const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
+  return key === 'routed26'
+    ? () => torch.tidy(() => { m.module.routedForward(images, decisions); })
+    : () => torch.tidy(() => { torch.noGrad(() => m.module.forward(images, decisions)); });
+}
+
+/** Child-process mode: times one benchmark, prints {"ms": [...]}. */
+function timeChild(key: string, reps: number): void {
+  console.log(JSON.stringify({ ms: timed(reps, benchmark(key), 2) }));
 }
 
 export async function spottuneBench(threads: number, reps: number): Promise<Row[]> {
@@ -104,8 +101,8 @@ export async function spottuneBench(threads: number, reps: number): Promise<Row[
   const rounds = 2;
   const per = String(Math.max(1, Math.ceil(reps / rounds)));
   const env = { ...process.env, SPOTTUNE_THREADS: String(threads) };
-  const ours = (key: string) => () => childTimes(process.execPath, ['--import', 'tsx', 'bench/spottune.ts', 'time', key, per], env);
-  const theirs = (key: keyof typeof NAMES) => () => childTimes('/usr/bin/python3', ['bench/spottune_peer.py', String(threads), 'time', NAMES[key], per]);
+  const ours = (key: string) => () => childJson<{ ms: number[] }>(process.execPath, ['--import', 'tsx', 'bench/spottune.ts', 'time', key, per], env).ms;
+  const theirs = (key: keyof typeof NAMES) => () => childJson<{ ms: number[] }>('/usr/bin/python3', ['bench/spottune_peer.py', String(threads), 'time', NAMES[key], per]).ms;
   const rows: Row[] = [];
   const targets: Partial<Record<keyof typeof NAMES, number>> = { step26: 0.75, step50: 0.8 };
   for (const key of ['step26', 'both26', 'step50'] as const) {
@@ -119,11 +116,7 @@ export async function spottuneBench(threads: number, reps: number): Promise<Row[
   rows.push({ name: 'routed evaluation (ours) vs both branches (PyTorch)', oursMs: median(routed.ours), torchMs: rows[1].torchMs });
 
   // Peak RSS, each side in a fresh process doing the same ResNet-26 training steps.
-  const rssOf = (cmd: string, args: string[]) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, SPOTTUNE_THREADS: String(threads) } });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-    return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { peak_rss_mib: number }).peak_rss_mib;
-  };
+  const rssOf = (cmd: string, args: string[]) => childJson<{ peak_rss_mib: number }>(cmd, args, env).peak_rss_mib;
   const rssReps = Math.min(reps, 5);
   rows.push({ name: 'peak RSS of ResNet-26 SpotTune training (MiB, not ms)', oursMs: rssOf(process.execPath, ['--import', 'tsx', 'bench/spottune.ts', 'rss', String(rssReps)]), torchMs: rssOf('/usr/bin/python3', ['bench/spottune_peer.py', String(threads), String(rssReps), 'rss']), target: 1 });
 
