@@ -56,10 +56,24 @@ export function writeFileAtomic(path: string, write: (append: (bytes: Uint8Array
   }
 }
 
+const REASONS: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'a read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EIO: 'an I/O error',
+  ENOTDIR: 'a part of the path is a file',
+};
+
+/** A system error code in words, for messages that say what to fix (the code itself if unknown). */
+export function errnoReason(code: string): string {
+  return REASONS[code] ?? code;
+}
+
 /** A system error (disk full, read-only, permissions) as an Error naming the file and the cause; others unchanged. */
 function writeError(path: string, e: unknown): unknown {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === undefined) return e;
-  const why: Record<string, string> = { ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is used up', EROFS: 'the file system is read-only', EACCES: 'permission denied', EPERM: 'permission denied', EIO: 'an I/O error' };
-  return Object.assign(new Error(`cannot write ${path}: ${why[code] ?? code} (${(e as Error).message}); the previous version of the file, if any, is intact`), { code, cause: e });
+  return Object.assign(new Error(`cannot write ${path}: ${errnoReason(code)} (${(e as Error).message}); the previous version of the file, if any, is intact`), { code, cause: e });
 }

@@ -3,15 +3,7 @@
 // epoch of work; and the clean-up of temporary files left by a killed run.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-
-const WHY: Record<string, string> = {
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is used up',
-  EROFS: 'a read-only file system',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'a part of the path is a file',
-};
+import { errnoReason } from '../io/file.js';
 
 /** Creates `dir` if needed and proves a file can be written, synced and removed there. */
 export function checkOutputDir(dir: string): void {
@@ -31,7 +23,7 @@ export function checkOutputDir(dir: string): void {
   } catch (e) {
     if (created) rmSync(probe, { force: true });
     const err = e as NodeJS.ErrnoException;
-    const why = WHY[err.code ?? ''] ?? err.code ?? 'error';
+    const why = err.code ? errnoReason(err.code) : 'error';
     throw new Error(`cannot write to the output folder ${dir} (${why}: ${err.message}): choose another --output, or fix the folder's permissions or free space`);
   }
 }
