@@ -5,20 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as torch from '../src/torch/index.js';
-import { resnet26 } from '../src/models/index.js';
-import { writeWeights } from '../src/io/tensors.js';
+import { sourceWeights } from './reliability/cli.js';
 import { differences, halfWritten, interruptedRun, timedRun } from './reliability/kill_resume.js';
 
 const { values } = parseArgs({ options: { kills: { type: 'string', default: '5' }, epochs: { type: 'string', default: '6' }, seed: { type: 'string', default: '1' } } });
 const kills = Number(values.kills);
 const epochs = Number(values.epochs);
 const dir = mkdtempSync(join(tmpdir(), 'spottune-interrupt-'));
-const weights = join(dir, 'source.safetensors');
-torch.tidy(() => {
-  torch.manualSeed(5);
-  writeWeights(weights, resnet26({ numClasses: 10, inChannels: 1, width: 0.25 }).stateDict());
-});
+const weights = sourceWeights(dir);
 const args = (out: string) => ['train', '--method', 'spottune', '--data', 'digits', '--per-class', '20', '--width', '0.25', '--weights', weights,
   '--epochs', String(epochs), '--eval-every', '2', '--batch-size', '16', '--lr', '0.05', '--seed', '3', '--threads', '1', '--quiet', '--output', out];
 

@@ -3,15 +3,13 @@
 // random delays after a start, or "during a checkpoint write": as soon as a `*.pth.tmp-<pid>`
 // file appears in the run folder. Used by test/reliability/interrupt.test.ts (few kills) and
 // scripts/interrupt.ts (five).
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, watch } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/data/rng.js';
 import * as torch from '../../src/torch/index.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')];
+import { CLI, ROOT, runCli, tempFiles } from './cli.js';
 
 export type Moment = { kind: 'random'; afterMs: number } | { kind: 'checkpoint-write' };
 
@@ -27,7 +25,6 @@ export interface Kill {
   epochsDone: number;
 }
 
-const temps = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => /\.tmp-\d+$/.test(f)) : []);
 const epochsDone = (dir: string) => {
   const p = join(dir, 'metrics.jsonl');
   return existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter((l) => l.trim()).length : 0;
@@ -35,7 +32,7 @@ const epochsDone = (dir: string) => {
 
 /** Runs `spottune <args>` to completion; throws with its stderr if it fails. */
 export function runToEnd(args: string[]): void {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', cwd: ROOT });
+  const r = runCli(args);
   if (r.status !== 0) throw new Error(`spottune ${args.join(' ')} exited with ${r.status ?? r.signal}:\n${r.stderr}`);
 }
 
@@ -69,7 +66,7 @@ async function startAndKill(args: string[], dir: string, moment: Moment): Promis
   stop();
   const killed = atMs > 0;
   if (!killed && code !== 0) throw new Error(`the run failed on its own (exit ${code}):\n${stderr}`);
-  return { moment, atMs, killed, tempFiles: temps(dir), epochsDone: epochsDone(dir) };
+  return { moment, atMs, killed, tempFiles: existsSync(dir) ? tempFiles(dir) : [], epochsDone: epochsDone(dir) };
 }
 
 /** How long the uninterrupted run took, start-up included, and its epochs. */

@@ -12,7 +12,7 @@ import { FASHION_MNIST_ROOT } from '../../src/data/idx.js';
 import { UCI_DIGITS_FILE } from '../../src/data/digits.js';
 import { addonPath } from '../../src/torch/native.js';
 import { differences } from '../../scripts/reliability/kill_resume.js';
-import { ROOT, epochOf, runCli, sourceWeights, tempDir, tempFiles, trainArgs } from './helpers.js';
+import { CLI, ROOT, epochOf, runCli, sourceWeights, tempDir, tempFiles, trainArgs } from './helpers.js';
 
 const dir = tempDir('environment');
 const weights = sourceWeights(dir);
@@ -22,7 +22,7 @@ function sh(command: string): { status: number | null; stdout: string; stderr: s
 }
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const node = (args: string[]) => [process.execPath, ...args].map(quote).join(' ');
-const cli = (args: string[]) => node(['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args]);
+const cli = (args: string[]) => node([...CLI, ...args]);
 
 /** Runs `command` in a private mount namespace after the given mounts (mount(8) arguments). */
 function withMounts(mounts: string[], command: string) {
@@ -88,7 +88,7 @@ test('the disk fills up mid-run: the write fails naming the file, the last check
   const run = join(disk, 'run');
   const args = trainArgs(weights, run, ['--epochs', '3', '--eval-every', '10']);
   // Paused as soon as the first checkpoint exists, the disk is filled, then it continues.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
