@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as torch from '../src/torch/index.js';
-import { resnet26 } from '../src/models/index.js';
-import { writeWeights } from '../src/io/tensors.js';
 import { makeConfig } from '../src/train/config.js';
 import { train } from '../src/train/engine.js';
 import { openTask } from '../src/train/task.js';
+import { sourceWeights } from '../scripts/reliability/cli.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,11 +38,7 @@ const batchSize = Number(values['batch-size']);
 const perClass = Number(values['per-class']) || undefined;
 
 const dir = mkdtempSync(join(tmpdir(), 'spottune-long-run-'));
-const weights = join(dir, 'source.safetensors');
-torch.tidy(() => {
-  torch.manualSeed(5);
-  writeWeights(weights, resnet26({ numClasses: 10, inChannels: 1, width: 0.25 }).stateDict());
-});
+const weights = sourceWeights(dir);
 const trainImages = openTask({ data: values.data, perClass, seed: 0 }).train.length;
 const perEpoch = Math.floor(trainImages / batchSize);
 const epochs = Math.ceil(steps / perEpoch);
