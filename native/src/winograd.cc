@@ -13,6 +13,8 @@
 //   U[ξ][c][k]  weights transformed (G g Gᵀ), once per call
 //   M[ξ][t][k]  = Σ_c V[ξ][t][c] · U[ξ][c][k]: 36 small matrix products per chunk
 //   output tile = Aᵀ M A
+// With few tiles (late stages, small batches) U is not written out: it is made block by
+// block of channels inside the products (see forwardImpl and weightGradImpl).
 // Any other case (other dtypes or devices, channel counts that are not multiples of 8, a CPU
 // without AVX2 and FMA) is passed to at::conv2d unchanged.
 #include <ATen/ATen.h>
@@ -33,7 +35,8 @@ namespace {
 
 constexpr int kXi = 36;  // positions in a 6×6 transformed tile
 constexpr int64_t kL2Budget = 768 * 1024;  // bytes of V and M chunks per thread
-constexpr int64_t kBatchBudget = 8 << 20;  // bytes of V and M (or Z) when all tiles go at once
+constexpr int64_t kBatchBudget = 8 << 20;  // bytes of V and Z per batch of the weight gradient
+constexpr int64_t kFewTiles = 128;  // up to this many tiles, the paths that block the channels
 // The weight transform G (6×3); U = G g Gᵀ.
 const float kG[6][3] = {{0.25f, 0, 0}, {-1.f / 6, -1.f / 6, -1.f / 6}, {-1.f / 6, 1.f / 6, -1.f / 6}, {1.f / 24, 1.f / 12, 1.f / 6}, {1.f / 24, -1.f / 12, 1.f / 6}, {0, 0, 1}};
 
@@ -140,17 +143,18 @@ void gradTransform(const float* dy, int64_t H, int64_t W, int64_t K, int64_t til
   }
 }
 
-// Output tiles [t0, t0+n) = Aᵀ M A, written into y (NHWC, K channels), clipped at the border.
-void outputTransform(const float* m, int64_t mPlane, int64_t H, int64_t W, int64_t K, int64_t tilesH, int64_t tilesW, int64_t t0, int64_t n, float* y) {
+// Output tiles [t0, t0+n) = Aᵀ M A for output channels [k0, k0+kn), written into y (NHWC, K
+// channels), clipped at the border. M[ξ][i][k − k0] is m[ξ·mPlane + i·ldm + k − k0].
+void outputTransform(const float* m, int64_t mPlane, int64_t ldm, int64_t H, int64_t W, int64_t K, int64_t k0, int64_t kn, int64_t tilesH, int64_t tilesW, int64_t t0, int64_t n, float* y) {
   const int64_t perImage = tilesH * tilesW;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t t = t0 + i, img = t / perImage, th = (t % perImage) / tilesW, tw = t % tilesW;
-    float* base = y + img * H * W * K;
-    for (int64_t k = 0; k < K; k += 8) {
+    float* base = y + img * H * W * K + k0;
+    for (int64_t k = 0; k < kn; k += 8) {
       V8 r[6][4];
       for (int b = 0; b < 6; ++b) {  // columns: r[·][b] = Aᵀ m[·][b]
         V8 col[6], out[4];
-        for (int a = 0; a < 6; ++a) col[a] = ld(m + (a * 6 + b) * mPlane + i * K + k);
+        for (int a = 0; a < 6; ++a) col[a] = ld(m + (a * 6 + b) * mPlane + i * ldm + k);
         at4(col, out);
         for (int a = 0; a < 4; ++a) r[b][a] = out[a];
       }
@@ -187,29 +191,24 @@ void microKernel(int64_t P, const float* a, int64_t rsA, int64_t csA, const floa
     }
 }
 
-// The full 6×16 block with its twelve accumulators named, so they stay in registers (GCC
-// spills an array of them to the stack on every iteration).
-void kernel6x16(int64_t P, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+// R ≤ 6 rows × 16 columns with the accumulators named, so they stay in registers (GCC spills
+// an array of them to the stack on every iteration).
+template <int R>
+void kernelRx16(int64_t P, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   V8 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  const float *a0 = a, *a1 = a + rsA, *a2 = a + 2 * rsA, *a3 = a + 3 * rsA, *a4 = a + 4 * rsA, *a5 = a + 5 * rsA;
   for (int64_t p = 0; p < P; ++p) {
-    const V8 b0 = ld(b), b1 = ld(b + 8);
-    V8 av = _mm256_broadcast_ss(a0);
+    const V8 b0 = ld(b + p * ldb), b1 = ld(b + p * ldb + 8);
+    const float* ap = a + p * csA;
+    V8 av = _mm256_broadcast_ss(ap);
     c00 = fma(av, b0, c00), c01 = fma(av, b1, c01);
-    av = _mm256_broadcast_ss(a1);
-    c10 = fma(av, b0, c10), c11 = fma(av, b1, c11);
-    av = _mm256_broadcast_ss(a2);
-    c20 = fma(av, b0, c20), c21 = fma(av, b1, c21);
-    av = _mm256_broadcast_ss(a3);
-    c30 = fma(av, b0, c30), c31 = fma(av, b1, c31);
-    av = _mm256_broadcast_ss(a4);
-    c40 = fma(av, b0, c40), c41 = fma(av, b1, c41);
-    av = _mm256_broadcast_ss(a5);
-    c50 = fma(av, b0, c50), c51 = fma(av, b1, c51);
-    a0 += csA, a1 += csA, a2 += csA, a3 += csA, a4 += csA, a5 += csA, b += ldb;
+    if constexpr (R > 1) av = _mm256_broadcast_ss(ap + rsA), c10 = fma(av, b0, c10), c11 = fma(av, b1, c11);
+    if constexpr (R > 2) av = _mm256_broadcast_ss(ap + 2 * rsA), c20 = fma(av, b0, c20), c21 = fma(av, b1, c21);
+    if constexpr (R > 3) av = _mm256_broadcast_ss(ap + 3 * rsA), c30 = fma(av, b0, c30), c31 = fma(av, b1, c31);
+    if constexpr (R > 4) av = _mm256_broadcast_ss(ap + 4 * rsA), c40 = fma(av, b0, c40), c41 = fma(av, b1, c41);
+    if constexpr (R > 5) av = _mm256_broadcast_ss(ap + 5 * rsA), c50 = fma(av, b0, c50), c51 = fma(av, b1, c51);
   }
   const V8 out[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < R; ++i)
     for (int j = 0; j < 2; ++j) {
       float* o = c + i * ldc + 8 * j;
       st8(o, accumulate ? add(ld(o), out[i][j]) : out[i][j]);
@@ -218,8 +217,18 @@ void kernel6x16(int64_t P, const float* a, int64_t rsA, int64_t csA, const float
 
 template <int NV>
 void rowBlock(int R, int64_t P, const float* a, int64_t rsA, int64_t csA, const float* b, int64_t ldb, float* c, int64_t ldc, bool acc) {
+  if constexpr (NV == 2) {
+    switch (R) {
+      case 6: return kernelRx16<6>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 5: return kernelRx16<5>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 4: return kernelRx16<4>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 3: return kernelRx16<3>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 2: return kernelRx16<2>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      default: return kernelRx16<1>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    }
+  }
   switch (R) {
-    case 6: return NV == 2 ? kernel6x16(P, a, rsA, csA, b, ldb, c, ldc, acc) : microKernel<6, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    case 6: return microKernel<6, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
     case 5: return microKernel<5, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
     case 4: return microKernel<4, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
     case 3: return microKernel<3, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
@@ -241,41 +250,74 @@ void gemm(int64_t M, int64_t N, int64_t P, const float* a, int64_t rsA, int64_t 
   }
 }
 
-// U[ξ][c][k] = (G g Gᵀ)[ξ] for g = w[k][c], for the six positions ξ = (p, 0..5) of row p and
-// input channels [c0, c1), into buf[q][c − c0][k]. The weights are laid out wt[c][a][b][k], so
-// 8 output channels k are one register; K is a multiple of 8.
-void transformWeightRow(const float* wt, int64_t K, int p, int64_t c0, int64_t c1, float* buf) {
-  const int64_t rows = c1 - c0;
-  for (int64_t c = c0; c < c1; ++c)
-    for (int64_t k = 0; k < K; k += 8) {
+// U[ξ][c][k] = (G g Gᵀ)[ξ] for g = w[k][c], for the six positions ξ = (p, 0..5) of row p,
+// input channels [c0, c0+cn) and output channels [k0, k0+kn), into buf[q][c − c0][k − k0].
+// The weights are laid out wt[c][a][b][k], so 8 output channels k are one register (K is a
+// multiple of 8); with `flip` the taps are read reversed, wt[c][2−a][2−b][k].
+void transformWeightRow(const float* wt, int64_t K, bool flip, int p, int64_t c0, int64_t cn, int64_t k0, int64_t kn, float* buf) {
+  for (int64_t c = 0; c < cn; ++c)
+    for (int64_t k = 0; k < kn; k += 8) {
+      const float* g = wt + (c0 + c) * 9 * K + k0 + k;
+      auto tap = [&](int a, int b) { return ld(g + (flip ? (2 - a) * 3 + 2 - b : a * 3 + b) * K); };
       V8 t[3];
       for (int b = 0; b < 3; ++b)  // t = (G g)[p]
-        t[b] = fma(k8(kG[p][0]), ld(wt + ((c * 3 + 0) * 3 + b) * K + k), fma(k8(kG[p][1]), ld(wt + ((c * 3 + 1) * 3 + b) * K + k), _mm256_mul_ps(k8(kG[p][2]), ld(wt + ((c * 3 + 2) * 3 + b) * K + k))));
+        t[b] = fma(k8(kG[p][0]), tap(0, b), fma(k8(kG[p][1]), tap(1, b), _mm256_mul_ps(k8(kG[p][2]), tap(2, b))));
       for (int q = 0; q < 6; ++q)  // U[p][q] = t Gᵀ
-        st8(buf + (q * rows + (c - c0)) * K + k, fma(k8(kG[q][0]), t[0], fma(k8(kG[q][1]), t[1], _mm256_mul_ps(k8(kG[q][2]), t[2]))));
+        st8(buf + (q * cn + c) * kn + k, fma(k8(kG[q][0]), t[0], fma(k8(kG[q][1]), t[1], _mm256_mul_ps(k8(kG[q][2]), t[2]))));
     }
 }
 
-// dW = Gᵀ dU G for input channels [c0, c1), from dU[ξ][c][k] into dwt[c][a][b][k].
-void weightGradOutput(const float* du, int64_t C, int64_t K, int64_t c0, int64_t c1, float* dwt) {
-  for (int64_t c = c0; c < c1; ++c)
-    for (int64_t k = 0; k < K; k += 8) {
+// Gᵀ along one axis (used for the weight gradient): 6 inputs → 3 outputs.
+inline void gt3(const V8 d[6], V8 t[3]) {
+  const V8 s12 = add(d[1], d[2]), m12 = sub(d[1], d[2]), s34 = add(d[3], d[4]), m34 = sub(d[3], d[4]);
+  t[0] = fma(k8(1.f / 24), s34, fma(k8(-1.f / 6), s12, _mm256_mul_ps(k8(0.25f), d[0])));
+  t[1] = fma(k8(1.f / 12), m34, _mm256_mul_ps(k8(-1.f / 6), m12));
+  t[2] = fma(k8(1.f / 6), sub(s34, s12), d[5]);
+}
+
+// dW = Gᵀ dU G for cn input × kn output channels, from dU[ξ][c][k] = du[ξ·duPlane + c·ldu + k]
+// into dst[c][a][b][k] = dst[(c·9 + 3a + b)·ldDst + k].
+void weightGradOutput(const float* du, int64_t duPlane, int64_t ldu, int64_t cn, int64_t kn, float* dst, int64_t ldDst) {
+  for (int64_t c = 0; c < cn; ++c)
+    for (int64_t k = 0; k < kn; k += 8) {
       V8 t[3][6];
-      for (int a = 0; a < 3; ++a)  // t = Gᵀ dU
-        for (int q = 0; q < 6; ++q) {
-          V8 acc = _mm256_setzero_ps();
-          for (int p = 0; p < 6; ++p)
-            if (kG[p][a] != 0) acc = fma(k8(kG[p][a]), ld(du + ((p * 6 + q) * C + c) * K + k), acc);
-          t[a][q] = acc;
-        }
-      for (int a = 0; a < 3; ++a)  // dW = t G
-        for (int b = 0; b < 3; ++b) {
-          V8 acc = _mm256_setzero_ps();
-          for (int q = 0; q < 6; ++q)
-            if (kG[q][b] != 0) acc = fma(k8(kG[q][b]), t[a][q], acc);
-          st8(dwt + ((c * 3 + a) * 3 + b) * K + k, acc);
-        }
+      for (int q = 0; q < 6; ++q) {  // columns: t[·][q] = Gᵀ dU[·][q]
+        V8 col[6], out[3];
+        for (int p = 0; p < 6; ++p) col[p] = ld(du + (p * 6 + q) * duPlane + c * ldu + k);
+        gt3(col, out);
+        for (int a = 0; a < 3; ++a) t[a][q] = out[a];
+      }
+      for (int a = 0; a < 3; ++a) {  // rows: dW[a][·] = t[a][·] G
+        V8 out[3];
+        gt3(t[a], out);
+        for (int b = 0; b < 3; ++b) st8(dst + (c * 9 + a * 3 + b) * ldDst + k, out[b]);
+      }
     }
+}
+
+// dst[(j·9 + t)·ldDst + i] = src[(i·9 + t)·ldSrc + j] for i < rows, j < cols and the 9 taps t:
+// swaps the channel axes of 3×3 weights ([K][3][3][C] ↔ [C][3][3][K]) in 8×8 register
+// transposes (libtorch's strided copy took half of a forward call at 512 channels). rows and
+// cols are multiples of 8.
+void swapChannels(const float* src, int64_t ldSrc, int64_t rows, int64_t cols, float* dst, int64_t ldDst) {
+  for (int64_t i = 0; i < rows; i += 8)
+    for (int t = 0; t < 9; ++t)
+      for (int64_t j = 0; j < cols; j += 8) {
+        V8 r[8], u[8], v[8];
+        for (int a = 0; a < 8; ++a) r[a] = ld(src + ((i + a) * 9 + t) * ldSrc + j);
+        for (int a = 0; a < 8; a += 2) u[a] = _mm256_unpacklo_ps(r[a], r[a + 1]), u[a + 1] = _mm256_unpackhi_ps(r[a], r[a + 1]);
+        for (int a = 0; a < 8; a += 4)
+          for (int b = 0; b < 2; ++b) {
+            v[a + b] = _mm256_shuffle_ps(u[a + b], u[a + b + 2], 0x44);
+            v[a + b + 2] = _mm256_shuffle_ps(u[a + b], u[a + b + 2], 0xEE);
+          }
+        // v[0..3] hold columns 0, 2, 1, 3 of rows 0–3 (and 4, 6, 5, 7 in their high halves), v[4..7] the same for rows 4–7.
+        const int order[8] = {0, 2, 1, 3, 0, 2, 1, 3};
+        for (int b = 0; b < 8; ++b) {
+          const V8 lo = v[order[b]], hi = v[4 + order[b]];
+          st8(dst + ((j + b) * 9 + t) * ldDst + i, b < 4 ? _mm256_permute2f128_ps(lo, hi, 0x20) : _mm256_permute2f128_ps(lo, hi, 0x31));
+        }
+      }
 }
 
 #pragma GCC pop_options
@@ -287,10 +329,10 @@ bool cpuHasAvx2() {
 
 // Below this many 4×4 output tiles, transforming the weights (36·C·K values, and as many
 // for the weight gradient) costs about what the saved multiplications gain. Measured on this
-// project's machine (training: forward and both gradients): 32 tiles break even, 64 tiles of
-// 256 channels (ResNet-50's layer3 at batch 16, 112 pixels) are 1.2× faster than direct
-// convolution, 4096 tiles of 64 channels 2.2×.
-constexpr int64_t kMinTiles = 64;
+// project's machine (training: forward and both gradients): at 16 tiles 64 to 128 channels
+// break even and 256 to 512 channels are 1.1–1.5× faster than direct convolution (ResNet-50's
+// layer4 at batch 16, 112 pixels); 64 tiles of 256 channels 1.3×, 4096 tiles of 64 channels 2.2×.
+constexpr int64_t kMinTiles = 16;
 // The transformed weights take 36·C·K floats: beyond 512×512 channels (37.7 MB) they would
 // outgrow the caches and memory budget they were measured in; such convolutions stay direct.
 constexpr int64_t kMaxChannelProduct = 512 * 512;
@@ -310,58 +352,100 @@ struct Geometry {
   int64_t chunk(int64_t K) const { return std::max<int64_t>(18, std::min<int64_t>(240, kL2Budget / (kXi * (C + K) * 4)) / 6 * 6); }
 };
 
-// y = conv2d(x, weight, stride 1, padding 1) for eligible x (any layout) and weight.
-// `wt` is the weight laid out [C][3][3][K] (see transformWeightRow).
-at::Tensor forwardImpl(const at::Tensor& input, const at::Tensor& wt) {
+// Output channels per block of the few-tiles paths: up to 64, and at least one block per thread.
+int64_t outputBlock(int64_t K) {
+  const int64_t perThread = (K / std::max<int64_t>(1, at::get_num_threads()) + 15) / 16 * 16;
+  return std::clamp<int64_t>(perThread, 16, 64);
+}
+
+// One convolution's weights as the transforms read them: t[in][3][3][out], taps reversed
+// when `flip`; or, when `outMajor`, t[out][3][3][in] (channels-last weights, read as they are
+// and swapped block by block, or all at once for the many-tiles path).
+struct Weights {
+  at::Tensor t;
+  int64_t in, out;
+  bool flip, outMajor;
+};
+
+// For y = conv(x, w): in = C, out = K.
+Weights forwardWeights(const at::Tensor& w) {
+  if (w.is_contiguous(at::MemoryFormat::ChannelsLast)) return {w, w.size(1), w.size(0), false, true};
+  return {w.permute({1, 2, 3, 0}).contiguous(), w.size(1), w.size(0), false, false};
+}
+
+// For the input gradient, the same convolution of the output gradient with w[k][c][2−a][2−b]:
+// in = K, out = C, and channels-last weights already are [k][a][b][c] in memory.
+Weights inputGradWeights(const at::Tensor& w) {
+  return {w.permute({0, 2, 3, 1}).contiguous(), w.size(0), w.size(1), true, false};
+}
+
+// All of the weights laid out [in][3][3][out].
+at::Tensor inputMajor(const Weights& w) {
+  if (!w.outMajor) return w.t;
+  at::Tensor t = at::empty({w.in, 3, 3, w.out}, w.t.options());
+  at::parallel_for(0, w.out / 8, 1, [&](int64_t b0, int64_t b1) { swapChannels(w.t.data_ptr<float>() + b0 * 8 * 9 * w.in, w.in, 8 * (b1 - b0), w.in, t.data_ptr<float>() + b0 * 8, w.out); });
+  return t;
+}
+
+// y = conv2d(x, w, stride 1, padding 1) for eligible x (any layout).
+at::Tensor forwardImpl(const at::Tensor& input, const Weights& w) {
   const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   const Geometry g(x);
-  const int64_t K = wt.size(3), C = g.C, T = g.chunk(K);
-  const at::Tensor w = wt.contiguous();
-  const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>();
+  const int64_t K = w.out, C = g.C, T = g.chunk(K), threads = at::get_num_threads();
+  const float* xp = x.data_ptr<float>();
   at::Tensor y = at::empty({g.N, K, g.H, g.W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
   float* yp = y.data_ptr<float>();
-  if (kXi * g.tiles * (C + K) * 4 <= kBatchBudget) {
-    // Few tiles (late stages, small batches): all of them at once. Here writing out all of U
-    // (36·C·K floats, bound by memory) cost as much as the products, so each thread takes rows
-    // p of the 6×6 positions and, block of input channels by block, transforms that block of
-    // the weights for its six positions into an L2-sized buffer and adds its products into M.
-    const int64_t n = g.tiles, cb = std::min<int64_t>(C, 64);
-    at::Tensor scratch = at::empty({kXi * n * (C + K)}, x.options());
-    at::Tensor ubuf = at::empty({6, 6 * cb * K}, x.options());  // per row p
-    float *v = scratch.data_ptr<float>(), *m = v + kXi * n * C, *ub = ubuf.data_ptr<float>();
+  if (g.tiles <= kFewTiles) {
+    // Few tiles (late stages, small batches): the products are short, so transforming the
+    // weights costs as much as multiplying, and all of U (36·C·K floats) would not stay in
+    // cache. All tiles are transformed at once; each thread then takes blocks of output
+    // channels and, block of input channels by block and row p of positions by row,
+    // transforms just that part of the weights into L2 and adds its six products into the
+    // block's M, whose output tiles it writes after the last input block.
+    const int64_t n = g.tiles, kb = outputBlock(K), cb = std::min<int64_t>(C, 128), blocks = (K + kb - 1) / kb;
+    const int64_t perThread = kXi * n * kb + 6 * cb * kb + (w.outMajor ? 9 * cb * kb : 0);
+    at::Tensor vt = at::empty({kXi * n * C}, x.options());
+    at::Tensor scratch = at::empty({threads, perThread}, x.options());
+    float* v = vt.data_ptr<float>();
+    const float* wp = w.t.data_ptr<float>();
     at::parallel_for(0, n, 16, [&](int64_t i0, int64_t i1) { inputTransform(xp, g.H, g.W, C, g.tilesH, g.tilesW, i0, i1 - i0, v + i0 * C, n * C); });
-    at::parallel_for(0, 6, 1, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        float* buf = ub + p * 6 * cb * K;
-        for (int64_t c0 = 0; c0 < C; c0 += cb) {
-          const int64_t rows = std::min(cb, C - c0);
-          transformWeightRow(wp, K, int(p), c0, c0 + rows, buf);
-          for (int64_t q = 0; q < 6; ++q) {
-            const int64_t xi = p * 6 + q;
-            gemm(n, K, rows, v + xi * n * C + c0, C, 1, buf + q * rows * K, K, m + xi * n * K, K, c0 > 0);
+    at::parallel_for(0, threads, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float *m = scratch.data_ptr<float>() + r * perThread, *u = m + kXi * n * kb, *swapped = u + 6 * cb * kb;
+        for (int64_t blk = r; blk < blocks; blk += threads) {
+          const int64_t k0 = blk * kb, kn = std::min(kb, K - k0);
+          for (int64_t c0 = 0; c0 < C; c0 += cb) {
+            const int64_t cn = std::min(cb, C - c0);
+            if (w.outMajor) swapChannels(wp + k0 * 9 * C + c0, C, kn, cn, swapped, kn);
+            for (int p = 0; p < 6; ++p) {
+              if (w.outMajor) transformWeightRow(swapped, kn, w.flip, p, 0, cn, 0, kn, u);
+              else transformWeightRow(wp, K, w.flip, p, c0, cn, k0, kn, u);
+              for (int q = 0; q < 6; ++q) gemm(n, kn, cn, v + (p * 6 + q) * n * C + c0, C, 1, u + q * cn * kn, kn, m + (p * 6 + q) * n * kn, kn, c0 > 0);
+            }
           }
+          outputTransform(m, n * kn, kn, g.H, g.W, K, k0, kn, g.tilesH, g.tilesW, 0, n, yp);
         }
       }
     });
-    at::parallel_for(0, n, 16, [&](int64_t i0, int64_t i1) { outputTransform(m + i0 * K, n * K, g.H, g.W, K, g.tilesH, g.tilesW, i0, i1 - i0, yp); });
     return y;
   }
+  const at::Tensor wt = inputMajor(w);
   at::Tensor u = at::empty({kXi, C, K}, x.options());
   const float* up = u.data_ptr<float>();
   at::parallel_for(0, 6, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) transformWeightRow(wp, K, int(p), 0, C, u.data_ptr<float>() + p * 6 * C * K);
+    for (int64_t p = p0; p < p1; ++p) transformWeightRow(wt.data_ptr<float>(), K, w.flip, int(p), 0, C, 0, K, u.data_ptr<float>() + p * 6 * C * K);
   });
-  const int64_t chunks = (g.tiles + T - 1) / T, threads = std::min<int64_t>(at::get_num_threads(), chunks);
+  const int64_t chunks = (g.tiles + T - 1) / T, workers = std::min<int64_t>(threads, chunks);
   // Per-thread V and M chunks, from the caching allocator (a fresh buffer per call would fault its pages in).
-  at::Tensor scratch = at::empty({threads, kXi * T * (C + K)}, x.options());
-  at::parallel_for(0, threads, 1, [&](int64_t r0, int64_t r1) {
+  at::Tensor scratch = at::empty({workers, kXi * T * (C + K)}, x.options());
+  at::parallel_for(0, workers, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       float *v = scratch.data_ptr<float>() + r * kXi * T * (C + K), *m = v + kXi * T * C;
-      for (int64_t ch = r; ch < chunks; ch += threads) {
+      for (int64_t ch = r; ch < chunks; ch += workers) {
         const int64_t t0 = ch * T, n = std::min(T, g.tiles - t0);
         inputTransform(xp, g.H, g.W, C, g.tilesH, g.tilesW, t0, n, v, T * C);
         for (int xi = 0; xi < kXi; ++xi) gemm(n, K, C, v + xi * T * C, C, 1, up + xi * C * K, K, m + xi * T * K, K, false);
-        outputTransform(m, T * K, g.H, g.W, K, g.tilesH, g.tilesW, t0, n, yp);
+        outputTransform(m, T * K, K, g.H, g.W, K, 0, K, g.tilesH, g.tilesW, t0, n, yp);
       }
     }
   });
@@ -369,18 +453,54 @@ at::Tensor forwardImpl(const at::Tensor& input, const at::Tensor& wt) {
 }
 
 // dL/dweight for y = conv3x3(x, w): dW[k][c] = Gᵀ (Σ_tiles V[ξ][t][c] · Z[ξ][t][k]) G,
-// with Z the output gradient's tiles transformed by A dY Aᵀ. The sum over tiles is the long
-// dimension here, so tiles go in large batches: all threads transform a batch, then each
-// thread owns some of the 36 positions ξ and adds that batch's product into dU[ξ].
+// with Z the output gradient's tiles transformed by A dY Aᵀ. Laid out as the weight.
 at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, const at::Tensor& weight) {
   const int64_t K = weight.size(0);
   const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor dy = gradOut.contiguous(at::MemoryFormat::ChannelsLast);
   const Geometry g(x);
-  const int64_t C = g.C, S = std::max<int64_t>(6, kBatchBudget / (kXi * (C + K) * 4));
+  const int64_t C = g.C, threads = at::get_num_threads();
+  const bool channelsLast = weight.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+  const float *xp = x.data_ptr<float>(), *dyp = dy.data_ptr<float>();
+  at::Tensor dwt = at::empty({C, 3, 3, K}, x.options());  // [c][a][b][k]
+  if (g.tiles <= kFewTiles) {
+    // Few tiles: each thread takes blocks of input × output channels, multiplies their 36
+    // parts of V and Z into an L2-sized block of dU and transforms that block straight into
+    // dW, swapping it into channels-last weights as it goes (writing all of dU and reading
+    // it back was bound by memory).
+    at::Tensor dw = channelsLast ? at::empty({K, C, 3, 3}, x.options().memory_format(at::MemoryFormat::ChannelsLast)) : dwt;
+    const int64_t n = g.tiles, kb = outputBlock(K), cb = std::min<int64_t>(C, 64);
+    const int64_t kBlocks = (K + kb - 1) / kb, blocks = (C + cb - 1) / cb * kBlocks, perThread = kXi * cb * kb + 9 * cb * kb;
+    at::Tensor vz = at::empty({kXi * n * (C + K)}, x.options());
+    at::Tensor scratch = at::empty({threads, perThread}, x.options());
+    float *v = vz.data_ptr<float>(), *z = v + kXi * n * C, *dwp = dw.data_ptr<float>();
+    at::parallel_for(0, n, 16, [&](int64_t i0, int64_t i1) {
+      inputTransform(xp, g.H, g.W, C, g.tilesH, g.tilesW, i0, i1 - i0, v + i0 * C, n * C);
+      gradTransform(dyp, g.H, g.W, K, g.tilesH, g.tilesW, i0, i1 - i0, z + i0 * K, n * K);
+    });
+    at::parallel_for(0, threads, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float *du = scratch.data_ptr<float>() + r * perThread, *block = du + kXi * cb * kb;
+        for (int64_t blk = r; blk < blocks; blk += threads) {
+          const int64_t c0 = blk / kBlocks * cb, k0 = blk % kBlocks * kb, cn = std::min(cb, C - c0), kn = std::min(kb, K - k0);
+          for (int xi = 0; xi < kXi; ++xi) gemm(cn, kn, n, v + xi * n * C + c0, 1, C, z + xi * n * K + k0, K, du + xi * cn * kn, kn, false);
+          if (!channelsLast) {
+            weightGradOutput(du, cn * kn, kn, cn, kn, dwp + c0 * 9 * K + k0, K);
+          } else {
+            weightGradOutput(du, cn * kn, kn, cn, kn, block, kn);
+            swapChannels(block, kn, cn, kn, dwp + k0 * 9 * C + c0, C);
+          }
+        }
+      }
+    });
+    return channelsLast ? dw : dwt.permute({3, 0, 1, 2}).contiguous(weight.suggest_memory_format());
+  }
+  // Many tiles: the sum over tiles is the long dimension, so tiles go in large batches: all
+  // threads transform a batch, then each thread owns some of the 36 positions ξ and adds
+  // that batch's product into dU[ξ].
+  const int64_t S = std::max<int64_t>(6, kBatchBudget / (kXi * (C + K) * 4));
   at::Tensor dU = at::empty({kXi, C, K}, x.options());  // the first batch writes it, the others add
   at::Tensor scratch = at::empty({kXi * S * (C + K)}, x.options());
-  const float *xp = x.data_ptr<float>(), *dyp = dy.data_ptr<float>();
   float *du = dU.data_ptr<float>(), *v = scratch.data_ptr<float>(), *z = v + kXi * S * C;
   for (int64_t t0 = 0; t0 < g.tiles; t0 += S) {
     const int64_t n = std::min(S, g.tiles - t0);
@@ -392,9 +512,12 @@ at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, co
       for (int64_t xi = x0; xi < x1; ++xi) gemm(C, K, n, v + xi * S * C, 1, C, z + xi * S * K, K, du + xi * C * K, K, t0 > 0);
     });
   }
-  at::Tensor dwt = at::empty({C, 3, 3, K}, x.options());
-  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { weightGradOutput(du, C, K, c0, c1, dwt.data_ptr<float>()); });
-  return dwt.permute({3, 0, 1, 2}).contiguous(weight.suggest_memory_format());  // [K, C, 3, 3], laid out as the weight
+  float* dwp = dwt.data_ptr<float>();
+  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { weightGradOutput(du + c0 * K, C * K, K, c1 - c0, K, dwp + c0 * 9 * K, K); });
+  if (!channelsLast) return dwt.permute({3, 0, 1, 2}).contiguous(weight.suggest_memory_format());
+  at::Tensor dw = at::empty({K, C, 3, 3}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  at::parallel_for(0, C / 8, 1, [&](int64_t b0, int64_t b1) { swapChannels(dwp + b0 * 8 * 9 * K, K, 8 * (b1 - b0), K, dw.data_ptr<float>() + b0 * 8, C); });
+  return dw;
 }
 
 using torch::autograd::AutogradContext;
@@ -403,16 +526,13 @@ using torch::autograd::variable_list;
 struct Conv3x3 : public torch::autograd::Function<Conv3x3> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight) {
     ctx->save_for_backward({input, weight});
-    return forwardImpl(input, weight.permute({1, 2, 3, 0}));
+    return forwardImpl(input, forwardWeights(weight));
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &input = saved[0], &weight = saved[1], &grad = grads[0];
     at::Tensor gi, gw;
-    // The input gradient of a stride-1, padding-1 3×3 convolution is the same convolution of
-    // the output gradient with the weights' channels swapped and their taps reversed:
-    // in the [in][3][3][out] layout, [k][a][b][c] = weight[k][c][2-a][2-b].
-    if (ctx->needs_input_grad(0)) gi = forwardImpl(grad, weight.permute({0, 2, 3, 1}).flip({1, 2}));
+    if (ctx->needs_input_grad(0)) gi = forwardImpl(grad, inputGradWeights(weight));
     if (ctx->needs_input_grad(1)) gw = weightGradImpl(input, grad, weight);
     return {gi, gw};
   }

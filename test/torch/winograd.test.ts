@@ -20,10 +20,13 @@ function direct(f: () => Tensor): Tensor {
   }
 }
 
-// At least 64 output tiles of 4×4 each (the kernel's threshold; below it convolutions stay
-// direct); the last shape is large enough for the chunked path, the others go in one batch.
+// At least 16 output tiles of 4×4 each (the kernel's threshold; below it convolutions stay
+// direct); up to 128 tiles take the few-tiles paths (channels in blocks), the last two
+// shapes the chunked ones.
 const shapes: [number, number, number, number, number][] = [
   // batch, in channels, out channels, height, width
+  [16, 24, 40, 4, 4],
+  [64, 136, 72, 4, 4],
   [64, 8, 8, 4, 4],
   [8, 16, 24, 9, 9],
   [8, 32, 16, 13, 6],
@@ -33,8 +36,8 @@ const shapes: [number, number, number, number, number][] = [
   [16, 64, 64, 32, 32],
 ];
 
-for (const [n, c, k, h, w] of shapes) {
-  test(`winograd conv3x3 ${n}x${c}x${h}x${w} -> ${k} channels equals direct convolution (float64 reference)`, () => {
+for (const [n, c, k, h, w] of shapes) for (const layout of ['contiguous', 'channelsLast'] as const) {
+  test(`winograd conv3x3 ${n}x${c}x${h}x${w} -> ${k} channels, ${layout} weights, equals direct convolution (float64 reference)`, () => {
     torch.tidy(() => {
       torch.manualSeed(n * 1000 + c + k + h + w);
       const x64 = torch.randn([n, c, h, w], { dtype: 'float64' });
@@ -44,10 +47,11 @@ for (const [n, c, k, h, w] of shapes) {
       const ref = torch.conv2d(xr, wr, undefined, 1, 1);
       ref.backward(g64);
 
-      const x = x64.to('float32').requiresGrad_(true), wt = w64.to('float32').requiresGrad_(true);
+      const x = x64.to('float32').requiresGrad_(true), wt = w64.to('float32').contiguous(torch.memoryFormat[layout]).requiresGrad_(true);
       const y = torch.conv2d(x, wt, undefined, 1, 1);
       assert.deepEqual([...y.shape], [n, k, h, w]);
       y.backward(g64.to('float32'));
+      assert.deepEqual(wt.grad!.strides, wt.strides, 'the weight gradient is laid out as the weight');
       for (const [what, got, want] of [['output', y, ref], ['input gradient', x.grad!, xr.grad!], ['weight gradient', wt.grad!, wr.grad!]] as const) {
         const e = relErr(got, want);
         assert.ok(e < 5e-5, `${what}: relative error ${e}`);
