@@ -23,6 +23,16 @@ at::Tensor& unwrap(Napi::Env env, const Napi::Value& v, const char* what);
 at::Tensor& unwrap(Napi::Env env, const Napi::Value& v, const std::string& op, const std::string& arg);
 at::ScalarType scalarTypeFromJs(Napi::Env env, const Napi::Value& v);
 
+// AVX2 and FMA, which the hand-vectorised loops (winograd.cc, sgd.cc, mix.cc) need.
+inline bool cpuHasAvx2() {
+#if defined(__x86_64__)
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+#else
+  return false;
+#endif
+}
+
 void initOps(Napi::Env env, Napi::Object exports);
 void initDist(Napi::Env env, Napi::Object exports);
 void installAllocator();

@@ -15,6 +15,8 @@
 
 #include <algorithm>
 
+#include "common.h"
+
 namespace st {
 namespace {
 
@@ -87,8 +89,7 @@ struct Mix : public torch::autograd::Function<Mix> {
     const float *gp = g.data_ptr<float>(), *fp = f.data_ptr<float>(), *tp = t.data_ptr<float>(), *mp = m.data_ptr<float>();
     float *gfp = gf.data_ptr<float>(), *gtp = gt.data_ptr<float>(), *gmp = gm.data_ptr<float>();
 #if defined(__x86_64__)
-    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const auto image = avx2 ? imageAvx2 : imageScalar;
+    const auto image = cpuHasAvx2() ? imageAvx2 : imageScalar;
 #else
     const auto image = imageScalar;
 #endif

@@ -13,19 +13,58 @@
 
 #include <cmath>
 
+#include "common.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace st {
 namespace {
 
 template <typename T>
+void updateScalar(T* p, const T* g, T* b, int64_t i0, int64_t i1, T lr, T momentum, T keep, T wd, bool nesterov) {
+  for (int64_t i = i0; i < i1; ++i) {
+    T d = wd != 0 ? std::fma(p[i], wd, g[i]) : g[i];
+    const T buf = std::fma(d, keep, b[i] * momentum);  // keep = 1 − dampening
+    b[i] = buf;
+    d = nesterov ? std::fma(buf, momentum, d) : buf;
+    p[i] = std::fma(d, -lr, p[i]);
+  }
+}
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+// The same for float32, 8 lanes at a time. Compiled for a CPU without FMA, std::fma above is
+// a call into libm per value, which made the step bound by arithmetic (60 ms of ResNet-50's
+// step) rather than by memory; a fused multiply-add rounds once either way, so the results
+// are the same bits.
+void updateAvx2(float* p, const float* g, float* b, int64_t i0, int64_t i1, float lr, float momentum, float keep, float wd, bool nesterov) {
+  const __m256 vwd = _mm256_set1_ps(wd), vm = _mm256_set1_ps(momentum), vkeep = _mm256_set1_ps(keep), vlr = _mm256_set1_ps(-lr);
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    const __m256 pv = _mm256_loadu_ps(p + i), gv = _mm256_loadu_ps(g + i);
+    __m256 d = wd != 0 ? _mm256_fmadd_ps(pv, vwd, gv) : gv;
+    const __m256 buf = _mm256_fmadd_ps(d, vkeep, _mm256_mul_ps(_mm256_loadu_ps(b + i), vm));
+    _mm256_storeu_ps(b + i, buf);
+    d = nesterov ? _mm256_fmadd_ps(buf, vm, d) : buf;
+    _mm256_storeu_ps(p + i, _mm256_fmadd_ps(d, vlr, pv));
+  }
+  updateScalar<float>(p, g, b, i, i1, lr, momentum, keep, wd, nesterov);
+}
+#pragma GCC pop_options
+#endif
+
+template <typename T>
 void update(T* p, const T* g, T* b, int64_t n, T lr, T momentum, T keep, T wd, bool nesterov) {
   at::parallel_for(0, n, 1 << 15, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      T d = wd != 0 ? std::fma(p[i], wd, g[i]) : g[i];
-      const T buf = std::fma(d, keep, b[i] * momentum);  // keep = 1 − dampening
-      b[i] = buf;
-      d = nesterov ? std::fma(buf, momentum, d) : buf;
-      p[i] = std::fma(d, -lr, p[i]);
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (cpuHasAvx2()) return updateAvx2(p, g, b, i0, i1, lr, momentum, keep, wd, nesterov);
     }
+#endif
+    updateScalar<T>(p, g, b, i0, i1, lr, momentum, keep, wd, nesterov);
   });
 }
 

@@ -24,6 +24,8 @@
 
 #include <algorithm>
 
+#include "common.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -321,11 +323,6 @@ void swapChannels(const float* src, int64_t ldSrc, int64_t rows, int64_t cols, f
 }
 
 #pragma GCC pop_options
-
-bool cpuHasAvx2() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-}
 
 // Below this many 4×4 output tiles, transforming the weights (36·C·K values, and as many
 // for the weight gradient) costs about what the saved multiplications gain. Measured on this
