@@ -228,14 +228,15 @@ void rowBlock(int R, int64_t P, const float* a, int64_t rsA, int64_t csA, const 
       case 2: return kernelRx16<2>(P, a, rsA, csA, b, ldb, c, ldc, acc);
       default: return kernelRx16<1>(P, a, rsA, csA, b, ldb, c, ldc, acc);
     }
-  }
-  switch (R) {
-    case 6: return microKernel<6, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
-    case 5: return microKernel<5, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
-    case 4: return microKernel<4, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
-    case 3: return microKernel<3, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
-    case 2: return microKernel<2, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
-    default: return microKernel<1, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+  } else {
+    switch (R) {
+      case 6: return microKernel<6, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 5: return microKernel<5, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 4: return microKernel<4, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 3: return microKernel<3, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      case 2: return microKernel<2, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+      default: return microKernel<1, NV>(P, a, rsA, csA, b, ldb, c, ldc, acc);
+    }
   }
 }
 
