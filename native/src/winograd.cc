@@ -377,12 +377,26 @@ Weights inputGradWeights(const at::Tensor& w) {
   return {w.permute({0, 2, 3, 1}).contiguous(), w.size(0), w.size(1), true, false};
 }
 
+// All of src[rows][3][3][cols] swapped into dst[cols][3][3][rows], threads taking blocks of 8 rows.
+void swapAll(const float* src, int64_t rows, int64_t cols, float* dst) {
+  at::parallel_for(0, rows / 8, 1, [&](int64_t b0, int64_t b1) { swapChannels(src + b0 * 8 * 9 * cols, cols, 8 * (b1 - b0), cols, dst + b0 * 8, rows); });
+}
+
 // All of the weights laid out [in][3][3][out].
 at::Tensor inputMajor(const Weights& w) {
   if (!w.outMajor) return w.t;
   at::Tensor t = at::empty({w.in, 3, 3, w.out}, w.t.options());
-  at::parallel_for(0, w.out / 8, 1, [&](int64_t b0, int64_t b1) { swapChannels(w.t.data_ptr<float>() + b0 * 8 * 9 * w.in, w.in, 8 * (b1 - b0), w.in, t.data_ptr<float>() + b0 * 8, w.out); });
+  swapAll(w.t.data_ptr<float>(), w.out, w.in, t.data_ptr<float>());
   return t;
+}
+
+// A weight gradient laid out [C][3][3][K] as a [K, C, 3, 3] tensor in the weight's memory format.
+at::Tensor asWeight(const at::Tensor& dwt, at::MemoryFormat format) {
+  if (format != at::MemoryFormat::ChannelsLast) return dwt.permute({3, 0, 1, 2}).contiguous(format);
+  const int64_t C = dwt.size(0), K = dwt.size(3);
+  at::Tensor w = at::empty({K, C, 3, 3}, dwt.options().memory_format(format));
+  swapAll(dwt.data_ptr<float>(), C, K, w.data_ptr<float>());
+  return w;
 }
 
 // y = conv2d(x, w, stride 1, padding 1) for eligible x (any layout).
@@ -458,15 +472,16 @@ at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, co
   const at::Tensor dy = gradOut.contiguous(at::MemoryFormat::ChannelsLast);
   const Geometry g(x);
   const int64_t C = g.C, threads = at::get_num_threads();
-  const bool channelsLast = weight.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+  const at::MemoryFormat format = weight.suggest_memory_format();
+  const bool channelsLast = format == at::MemoryFormat::ChannelsLast;
   const float *xp = x.data_ptr<float>(), *dyp = dy.data_ptr<float>();
-  at::Tensor dwt = at::empty({C, 3, 3, K}, x.options());  // [c][a][b][k]
   if (g.tiles <= kFewTiles) {
     // Few tiles: each thread takes blocks of input × output channels, multiplies their 36
     // parts of V and Z into an L2-sized block of dU and transforms that block straight into
     // dW, swapping it into channels-last weights as it goes (writing all of dU and reading
     // it back was bound by memory).
-    at::Tensor dw = channelsLast ? at::empty({K, C, 3, 3}, x.options().memory_format(at::MemoryFormat::ChannelsLast)) : dwt;
+    // Channels-last: dW in its final layout; otherwise [c][a][b][k], rearranged at the end.
+    at::Tensor dw = channelsLast ? at::empty({K, C, 3, 3}, x.options().memory_format(format)) : at::empty({C, 3, 3, K}, x.options());
     const int64_t n = g.tiles, kb = outputBlock(K), cb = std::min<int64_t>(C, 64);
     const int64_t kBlocks = (K + kb - 1) / kb, blocks = (C + cb - 1) / cb * kBlocks, perThread = kXi * cb * kb + 9 * cb * kb;
     at::Tensor vz = at::empty({kXi * n * (C + K)}, x.options());
@@ -491,7 +506,7 @@ at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, co
         }
       }
     });
-    return channelsLast ? dw : dwt.permute({3, 0, 1, 2}).contiguous(weight.suggest_memory_format());
+    return channelsLast ? dw : asWeight(dw, format);
   }
   // Many tiles: the sum over tiles is the long dimension, so tiles go in large batches: all
   // threads transform a batch, then each thread owns some of the 36 positions ξ and adds
@@ -510,12 +525,10 @@ at::Tensor weightGradImpl(const at::Tensor& input, const at::Tensor& gradOut, co
       for (int64_t xi = x0; xi < x1; ++xi) gemm(C, K, n, v + xi * S * C, 1, C, z + xi * S * K, K, du + xi * C * K, K, t0 > 0);
     });
   }
+  at::Tensor dwt = at::empty({C, 3, 3, K}, x.options());  // [c][a][b][k]
   float* dwp = dwt.data_ptr<float>();
   at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) { weightGradOutput(du + c0 * K, C * K, K, c1 - c0, K, dwp + c0 * 9 * K, K); });
-  if (!channelsLast) return dwt.permute({3, 0, 1, 2}).contiguous(weight.suggest_memory_format());
-  at::Tensor dw = at::empty({K, C, 3, 3}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  at::parallel_for(0, C / 8, 1, [&](int64_t b0, int64_t b1) { swapChannels(dwp + b0 * 8 * 9 * K, K, 8 * (b1 - b0), K, dw.data_ptr<float>() + b0 * 8, C); });
-  return dw;
+  return asWeight(dwt, format);
 }
 
 using torch::autograd::AutogradContext;
