@@ -12,7 +12,7 @@ import { loadRuns } from './runs.js';
 import { compare, formatComparison } from './table.js';
 import { renderReport } from './report.js';
 
-// Sized to finish in a few minutes on 2 cores (README, "Experiments"): a quarter-width
+// Sized to finish in a few minutes on 2 cores (docs/experiments.md): a quarter-width
 // ResNet-26, 10,000 Fashion-MNIST images for 6 epochs, then 40 epochs on 100 letters.
 export const DEMO_SOURCE = {
   arch: 'resnet26', width: 0.25, data: 'fashion-mnist', perClass: 1000, epochs: 6, batchSize: 64, lr: 0.1, schedule: 'cosine', evalEvery: 6,
