@@ -11,6 +11,7 @@ APT_PACKAGES=(
   python3-torch python3-torchvision        # the reference for fixtures and benchmarks
   python3-scipy                            # .mat fixtures
   python3-onnx                             # the official ONNX checker, for the exported models
+  python3-protobuf                         # an independent reader of the TensorBoard event files
   dataset-fashion-mnist python3-sklearn    # offline data: Fashion-MNIST, UCI digits
   fonts-dejavu-core fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito fonts-urw-base35
   chromium                                 # headless browser: the HTML report's rendering test
