@@ -1,7 +1,7 @@
 // What SpotTune and the baselines need to know of a ResNet: a stem, an ordered list of
 // residual blocks, and a head. Every model in this folder has this shape.
 import type { Tensor } from '../torch/index.js';
-import { Linear, Module } from '../nn/index.js';
+import { Linear, Module, type Parameter } from '../nn/index.js';
 
 /** A residual block: forward(x) = relu(residual(x) + shortcut(x)). */
 export interface ResidualBlock extends Module {
@@ -29,6 +29,23 @@ export function backboneForward(net: Backbone, x: Tensor): Tensor {
   let h = net.stem(x);
   for (const b of net.blocks) h = b.forward(h);
   return net.head(h);
+}
+
+/**
+ * The parameters layer by layer from the input up: the stem (every parameter registered before
+ * the first block), each block, the head (every parameter after the last block: BN and
+ * classifier). Per-layer learning rates (--layer-decay) follow this order.
+ */
+export function backboneLayers(net: Backbone): Parameter[][] {
+  const inBlock = new Map(net.blocks.flatMap((b, i) => b.parameters().map((p) => [p, i] as const)));
+  const stem: Parameter[] = [];
+  const head: Parameter[] = [];
+  let seenBlock = false;
+  for (const p of net.parameters()) {
+    if (inBlock.has(p)) seenBlock = true;
+    else (seenBlock ? head : stem).push(p);
+  }
+  return [stem, ...net.blocks.map((b) => b.parameters()), head];
 }
 
 /** What the ResNets here share: a Linear classifier `fc` that can be replaced. */

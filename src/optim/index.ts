@@ -2,4 +2,5 @@
 export { Optimizer, type GroupOptions, type ParamGroup, type ParamGroupInit, type ParamState, type GroupState, type OptimizerStateDict } from './optimizer.js';
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { ModelEma } from './ema.js';
 export { LRScheduler, StepLR, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR, type Scheduler, type SchedulerState } from './schedulers.js';

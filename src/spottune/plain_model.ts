@@ -4,8 +4,8 @@
 // batch-norm statistics too (evaluation mode), as "frozen" means in common practice.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import type { Module } from '../nn/index.js';
-import type { Backbone } from '../models/index.js';
+import type { Module, Parameter } from '../nn/index.js';
+import { backboneLayers, type Backbone } from '../models/index.js';
 import type { ModelOutput, ParamGroupSpec, TrainModel } from './strategy.js';
 
 export interface PlainModelOptions {
@@ -50,6 +50,10 @@ export class PlainModel implements TrainModel {
 
   paramGroups(): ParamGroupSpec[] {
     return [{ role: 'net', params: this.module.parameters().filter((p) => !p.frozen), weightDecay: this.o.weightDecay }];
+  }
+
+  layers(): Parameter[][] {
+    return backboneLayers(this.module);
   }
 
   regularizer(): Tensor | undefined {

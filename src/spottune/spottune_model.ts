@@ -2,7 +2,8 @@
 // the policy network (SpotTune, Global-k) or coin flips (the "random policy" baseline).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import type { Agent } from '../models/index.js';
+import { backboneLayers, type Agent } from '../models/index.js';
+import type { Parameter } from '../nn/index.js';
 import { globalKLoss, type GlobalKOptions } from './global_k.js';
 import { gumbelSoftmaxHard, temperature } from './gumbel.js';
 import type { SpotTuneNet } from './spottune_net.js';
@@ -79,6 +80,13 @@ export class SpotTuneModel implements TrainModel {
     const groups: ParamGroupSpec[] = [{ role: 'net', params: trainable.filter((p) => !agentParams.has(p)) }];
     if (this.source.kind === 'agent') groups.push({ role: 'agent', params: trainable.filter((p) => agentParams.has(p)) });
     return groups;
+  }
+
+  /** The fine-tuned network's layers; block l also holds the frozen block's trainable batch norm. */
+  layers(): Parameter[][] {
+    const layers = backboneLayers(this.module.net);
+    for (let l = 0; l < this.numBlocks; l++) layers[l + 1].push(...this.module.frozen.at(l).parameters());
+    return layers;
   }
 
   regularizer(out: ModelOutput): Tensor | undefined {

@@ -74,6 +74,11 @@ export interface TrainModel {
   forwardEval(x: Tensor): ModelOutput;
   setTraining(on: boolean): void;
   paramGroups(): ParamGroupSpec[];
+  /**
+   * The network's parameters layer by layer from the input up (stem, each block, head), the
+   * policy network left out: per-layer learning rates (--layer-decay, --lr-backbone) follow it.
+   */
+  layers(): Parameter[][];
   /** Extra loss terms (Global-k, L2-SP), added to the classification loss. */
   regularizer?(out: ModelOutput): Tensor | undefined;
   /** Called before each epoch (temperature annealing). */
