@@ -14,7 +14,7 @@ import { readWeights } from '../io/tensors.js';
 import { writeFileAtomic } from '../io/file.js';
 import { openTask, type Task } from './task.js';
 import { readConfigFile, validateConfig, type TrainConfig } from './config.js';
-import { checkFreeSpace, checkOutputDir, removeStaleTemps } from './preflight.js';
+import { checkFreeSpace, checkOutputDir, removeCreated, removeStaleTemps } from './preflight.js';
 import { loadCheckpoint, plain, saveCheckpoint } from './checkpoint.js';
 import type { Distributed } from './distributed.js';
 
@@ -230,26 +230,32 @@ function writeJson(path: string, value: unknown): void {
 export async function train(config: TrainConfig, output: string, o: TrainOptions = {}): Promise<RunResult> {
   const dist = o.distributed;
   const main = !dist || dist.isMain;
-  // Before any work: the output folder must be writable; temporary files of a killed run go.
-  if (main) {
-    checkOutputDir(output);
-    removeStaleTemps(output);
-  }
+  // Every check comes before the first file is written (output folder, then data, weights and
+  // free space): a refused run leaves nothing, not even the folder it created for the checks.
+  const created = main ? checkOutputDir(output) : [];
   const lastPath = join(output, 'last.pth');
   const bestPath = join(output, 'best.pth');
   const metricsPath = join(output, 'metrics.jsonl');
-  if (existsSync(lastPath) && !o.resume) throw new Error(`${output} already holds a run (${lastPath}): resume it with --resume, or choose another --output`);
-  if (o.resume && existsSync(join(output, 'config.json'))) {
-    const saved = readConfigFile(join(output, 'config.json'));
-    if (JSON.stringify(saved) !== JSON.stringify(config)) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
+  let run: BuiltRun & ReturnType<typeof makeOptimizers> & { params: Tensor[] };
+  try {
+    if (existsSync(lastPath) && !o.resume) throw new Error(`${output} already holds a run (${lastPath}): resume it with --resume, or choose another --output`);
+    if (o.resume && existsSync(join(output, 'config.json'))) {
+      const saved = readConfigFile(join(output, 'config.json'));
+      if (JSON.stringify(saved) !== JSON.stringify(config)) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
+    }
+    const built = buildRun(config, { cacheDir: o.cacheDir });
+    const optim = makeOptimizers(config, built.model);
+    run = { ...built, ...optim, params: optim.opts.flatMap((opt) => opt.paramGroups.flatMap((g) => g.params)) };
+    // Room for last.pth twice (the old one stays until the new one is complete), momentum included, and best.pth.
+    if (main) checkFreeSpace(output, 3 * bytesOf([...run.model.module.parameters(), ...run.model.module.buffers()]) + 2 * bytesOf(run.params) + 2 ** 20, 'the checkpoints');
+  } catch (e) {
+    removeCreated(created);
+    throw e;
   }
+  const { task, model, opts, scheds, roles, params } = run;
+  // Temporary files of a killed run go.
+  if (main) removeStaleTemps(output);
   if (main) writeJson(join(output, 'config.json'), config);
-
-  const { task, model } = buildRun(config, { cacheDir: o.cacheDir });
-  const { opts, scheds, roles } = makeOptimizers(config, model);
-  const params = opts.flatMap((opt) => opt.paramGroups.flatMap((g) => g.params));
-  // Room for last.pth twice (the old one stays until the new one is complete), momentum included, and best.pth.
-  if (main) checkFreeSpace(output, 3 * bytesOf([...model.module.parameters(), ...model.module.buffers()]) + 2 * bytesOf(params) + 2 ** 20, 'the checkpoints');
   // With --skip-nonfinite, a skipped batch's forward pass must not leave NaN in batch-norm statistics.
   const buffers = config.skipNonFinite ? model.module.buffers() : [];
   const lastGood = () => (existsSync(lastPath) ? `the last good checkpoint is ${lastPath}` : 'no checkpoint was written yet');

@@ -1,16 +1,20 @@
 // Checks made before a run starts, so that an output folder that cannot be written or a disk
 // too full for the checkpoints fails in the first second, with the fix, rather than after an
 // epoch of work; and the clean-up of temporary files left by a killed run.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { errnoReason } from '../io/file.js';
 
-/** Creates `dir` if needed and proves a file can be written, synced and removed there. */
-export function checkOutputDir(dir: string): void {
+/**
+ * Creates `dir` if needed and proves a file can be written, synced and removed there. Returns
+ * the folders it created, for removeCreated when a later check refuses the run.
+ */
+export function checkOutputDir(dir: string): string[] {
   const probe = join(dir, `.spottune-write-test-${process.pid}`);
   let created = false;
+  const dirs: string[] = [];
   try {
-    makeDirs(dir);
+    makeDirs(dir, dirs);
     const fd = openSync(probe, 'w');
     created = true;
     try {
@@ -20,8 +24,10 @@ export function checkOutputDir(dir: string): void {
       closeSync(fd);
     }
     rmSync(probe);
+    return dirs;
   } catch (e) {
     if (created) rmSync(probe, { force: true });
+    removeCreated(dirs);
     const err = e as NodeJS.ErrnoException;
     const why = err.code ? errnoReason(err.code) : 'error';
     throw new Error(`cannot write to the output folder ${dir} (${why}: ${err.message}): choose another --output, or fix the folder's permissions or free space`);
@@ -32,10 +38,24 @@ export function checkOutputDir(dir: string): void {
  * mkdir -p, one level at a time: Node's recursive mkdirSync reports a read-only file system
  * as ENOENT, which would send the user looking for a missing folder.
  */
-function makeDirs(dir: string): void {
+function makeDirs(dir: string, created: string[]): void {
   const missing: string[] = [];
   for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
-  for (const d of missing) mkdirSync(d);
+  for (const d of missing) {
+    mkdirSync(d);
+    created.push(d);
+  }
+}
+
+/** Removes the folders checkOutputDir created (deepest first), so that a refused run leaves nothing. */
+export function removeCreated(dirs: string[]): void {
+  for (const d of [...dirs].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // Not empty (someone else wrote there) or already gone: left as it is.
+    }
+  }
 }
 
 /** Fails unless `dir`'s file system has `bytes` free for `what`. */
