@@ -37,7 +37,7 @@ export async function trainCommand(partial: Partial<TrainConfig> & Pick<TrainCon
   const main = !distributed || distributed.isMain;
   const progress = new Progress(config.epochs, o.quiet === true || o.json === true || !main);
   try {
-    const r = await train(config, output, { resume: o.resume, distributed, callbacks: { onBatchEnd: (b) => progress.batch(b), onEpochEnd: (m) => progress.epoch(m) } });
+    const r = await train(config, output, { resume: o.resume, distributed, callbacks: { onBatchEnd: (b) => progress.batch(b), onEpochEnd: (m) => progress.epoch(m), onWarning: (w) => process.stderr.write(`spottune: warning: ${w}\n`) } });
     if (main) report(r, o, `; run in ${output}${distributed ? ` (${distributed.worldSize} processes)` : ''}`);
     return r;
   } finally {

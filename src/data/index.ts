@@ -1,6 +1,7 @@
 // The data layer: datasets (on-disk formats), transforms, loader. Plain typed arrays only;
 // the training engine turns batches into tensors.
 export { type Dataset, type Image, type Sample, describeSample } from './dataset.js';
+export { matchClasses, listNames, Relabelled, type ClassMatch } from './classes.js';
 export { Subset, trainValSplit, samplesPerClass } from './subset.js';
 export { Rng, mixSeed, hashString } from './rng.js';
 export { ImageFolder } from './image_folder.js';

@@ -37,6 +37,7 @@ const result = await train(config, dir, {
       progress.epoch(m);
       send({ type: 'epoch', epoch: m.epoch, epochs: config.epochs, testAcc: m.testAcc, trainLoss: m.trainLoss, seconds: m.seconds });
     },
+    onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
     onTrainEnd: async (run) => {
       if (kind === 'run') writeExamples(join(dir, EXAMPLES_FILE), await recordExamples(run));
     },

@@ -73,6 +73,8 @@ export interface Callbacks {
   onEpochEnd?(m: EpochMetrics): void;
   /** After the final evaluation, before the model is freed (e.g. to record example predictions). */
   onTrainEnd?(run: BuiltRun): void | Promise<void>;
+  /** Something the user should know before training starts (e.g. classes without test images). */
+  onWarning?(message: string): void;
 }
 
 export interface TrainOptions {
@@ -253,6 +255,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     throw e;
   }
   const { task, model, opts, scheds, roles, params } = run;
+  if (main) for (const w of task.warnings) o.callbacks?.onWarning?.(w);
   // Temporary files of a killed run go.
   if (main) removeStaleTemps(output);
   if (main) writeJson(join(output, 'config.json'), config);

@@ -13,6 +13,7 @@ import {
 } from '../data/index.js';
 import { IMAGENET_MEAN, IMAGENET_STD, centerCrop, compose, randomCrop, randomHorizontalFlip, randomResizedCrop, resize, type Pipeline } from '../data/transforms.js';
 import { FASHION_MNIST_ROOT } from '../data/idx.js';
+import { listNames, matchClasses } from '../data/classes.js';
 import { UCI_DIGITS_FILE } from '../data/digits.js';
 
 export interface TaskSpec {
@@ -38,13 +39,15 @@ export interface Task {
   evalTransform: Pipeline;
   /** For images from elsewhere (spottune predict): resized and cropped to what the network expects. */
   fileTransform: Pipeline;
+  /** What the user should know before training (e.g. training classes without test images). */
+  warnings: string[];
 }
 
 const GREY = { channels: 1 as const, mean: [0.5], std: [0.5] };
 function greyTask(name: string, train: Dataset, test: Dataset, nativeSize = 28): Task {
   const fit = nativeSize !== 28 ? [resize(28)] : [];
   return {
-    name, train, test, classes: train.classes, channels: 1,
+    name, train, test, classes: train.classes, channels: 1, warnings: [],
     trainTransform: compose({ ...GREY, steps: [...fit, randomCrop(28, { padding: 2 })] }),
     evalTransform: compose({ ...GREY, steps: fit }),
     fileTransform: compose({ ...GREY, steps: [resize(28), centerCrop(28)] }),
@@ -54,7 +57,7 @@ function greyTask(name: string, train: Dataset, test: Dataset, nativeSize = 28):
 function naturalTask(name: string, train: Dataset, test: Dataset, size: number): Task {
   const norm = { channels: 3 as const, mean: IMAGENET_MEAN, std: IMAGENET_STD };
   return {
-    name, train, test, classes: train.classes, channels: 3,
+    name, train, test, classes: train.classes, channels: 3, warnings: [],
     trainTransform: compose({ ...norm, steps: [randomResizedCrop(size), randomHorizontalFlip()] }),
     evalTransform: compose({ ...norm, steps: [resize(Math.round((size * 256) / 224)), centerCrop(size)] }),
     fileTransform: compose({ ...norm, steps: [resize(Math.round((size * 256) / 224)), centerCrop(size)] }),
@@ -117,11 +120,17 @@ export function openTask(spec: TaskSpec): Task {
     case 'list': {
       const root = arg(0, 'root');
       const train = new ImageList({ root, list: arg(1, 'train list') });
-      task = naturalTask('list', train, new ImageList({ root, list: arg(2, 'test list'), classes: train.classes }), size);
+      task = naturalTask('list', train, new ImageList({ root, list: arg(2, 'test list') }), size);
       break;
     }
     default:
       throw new Error(`unknown dataset "${spec.data}"; expected fashion-mnist, mnist:<root>, digits, glyphs, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name> or list:<root>:<train>:<test>`);
+  }
+  // Test labels by class name, not position (see data/classes.ts).
+  const { test, absent } = matchClasses(task.train, task.test, `--data ${spec.data}`);
+  task.test = test;
+  if (absent.length > 0) {
+    task.warnings.push(`--data ${spec.data}: training class${absent.length > 1 ? 'es' : ''} ${listNames(absent)} ${absent.length > 1 ? 'have' : 'has'} no test images: test accuracy is over the other ${task.classes.length - absent.length} classes`);
   }
   if (spec.perClass !== undefined) task.train = samplesPerClass(task.train, { perClass: spec.perClass, seed: spec.seed });
   return task;

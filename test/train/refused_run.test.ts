@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { makeConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/engine.js';
 import { runCli, sourceWeights, tempDir, trainArgs } from '../reliability/helpers.js';
+import { writeImage } from '../data/util.js';
 
 const dir = tempDir('refused');
 const weights = sourceWeights(dir);
@@ -16,7 +17,10 @@ const config = (o: { weights?: string; data?: string }) =>
 test('a missing or unreadable weights file, or data that does not open: refused, and the output folder is not left behind', async () => {
   const garbage = join(dir, 'garbage.safetensors');
   writeFileSync(garbage, 'not a weights file');
+  const folder = join(dir, 'folder');
+  for (const [split, c] of [['train', 'cat'], ['train', 'dog'], ['val', 'cat'], ['val', 'emu']]) await writeImage(join(folder, split, c, 'a.png'), 8, 8);
   const cases = [
+    { o: { data: `imagefolder:${folder}` }, message: /test class "emu" \(1 image\) is not among the training classes/ },
     { o: { weights: join(dir, 'missing.pth') }, message: /--weights .*missing\.pth: file not found/ },
     { o: { weights: garbage }, message: /garbage\.safetensors/ },
     { o: { data: `imagefolder:${join(dir, 'no-such-folder')}` }, message: /train folder not found/ },
