@@ -8,9 +8,9 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { SGD, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR, type Scheduler, type OptimizerStateDict } from '../optim/index.js';
 import { createBackbone, type Backbone } from '../models/index.js';
+import { loadPretrained } from '../models/pretrained.js';
 import { getStrategy, type StrategyContext, type TrainModel } from '../spottune/index.js';
 import { DataLoader, type Batch } from '../data/index.js';
-import { readWeights } from '../io/tensors.js';
 import { writeFileAtomic } from '../io/file.js';
 import { openTask, type Task } from './task.js';
 import { readConfigFile, validateConfig, type TrainConfig } from './config.js';
@@ -110,18 +110,7 @@ export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading
     if (o.forLoading) return createBackbone(arch, { numClasses, inChannels: task.channels, width: config.width });
     if (!weights) throw new Error(`method "${config.method}" starts from pre-trained weights: give ${what}`);
     if (!existsSync(weights)) throw new Error(`${what} ${weights}: file not found`);
-    let sd = cache.get(weights);
-    if (!sd) cache.set(weights, (sd = readWeights(weights)));
-    const fc = sd.get('fc.weight');
-    if (!fc) throw new Error(`${weights}: no fc.weight: not the state dict of a ResNet of this library or torchvision`);
-    const net = createBackbone(arch, { numClasses: fc.shape[0], inChannels: task.channels, width: config.width });
-    try {
-      net.loadStateDict(sd);
-    } catch (e) {
-      throw new Error(`${weights} does not fit --arch ${arch}${config.width ? ` --width ${config.width}` : ''} with ${task.channels} input channel(s): ${(e as Error).message}`);
-    }
-    net.replaceClassifier(numClasses);
-    return net;
+    return loadPretrained(weights, { arch, numClasses, inChannels: task.channels, width: config.width, what, log: (line) => console.error(`spottune: ${line}`) }, cache);
   };
   const ctx: StrategyContext = {
     pretrained: () => load(config.arch, config.weights, '--weights'),
