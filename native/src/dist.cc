@@ -1,10 +1,12 @@
 // Collective communication for data-parallel training, on libtorch's own c10d: a TCPStore
-// for the rendezvous (rank 0 serves it) and a ProcessGroupGloo for the collectives.
+// for the rendezvous (rank 0 serves it, or a launcher such as torchrun does) and a
+// ProcessGroupGloo for the collectives.
 // One process group per process. Collectives run synchronously on the calling (JS) thread:
 // a training step waits for its gradients anyway. Every wait is bounded by the timeout, and
 // a peer that dies closes its sockets, which Gloo reports at once; both become JS Errors.
 #define USE_C10D_GLOO  // ProcessGroupGloo.hpp declares nothing without it
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cstdlib>
@@ -19,7 +21,7 @@ struct Group {
   int rank;
   int worldSize;
   std::chrono::milliseconds timeout;
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
 };
 
@@ -111,7 +113,9 @@ void finish(const Group& g, const c10::intrusive_ptr<c10d::Work>& work, const ch
   }
 }
 
-// distInit({rank, worldSize, masterAddr, masterPort, timeoutMs, hostname?}) -> undefined
+// distInit({rank, worldSize, masterAddr, masterPort, timeoutMs, hostname?, storeServer?, storePrefix?}) -> undefined
+// storeServer (default: rank 0) says whether this process serves the store; torchrun's agent
+// serves it itself, and its workers then use it under the prefix /worker/attempt_<restart>.
 Napi::Value distInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ST_TRY
@@ -125,6 +129,10 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
   std::string masterAddr = stringField(o, "masterAddr");
   if (masterAddr.empty()) throw Napi::TypeError::New(env, "distInit: 'masterAddr' must be a host name or address");
   std::string hostname = stringField(o, "hostname");
+  Napi::Value serverField = o.Get("storeServer");
+  if (!serverField.IsUndefined() && !serverField.IsBoolean()) throw Napi::TypeError::New(env, "distInit: 'storeServer' must be a boolean");
+  bool storeServer = serverField.IsBoolean() ? serverField.As<Napi::Boolean>().Value() : rank == 0;
+  std::string storePrefix = stringField(o, "storePrefix");
 
   auto g = std::make_unique<Group>();
   g->rank = rank;
@@ -133,11 +141,12 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
   try {
     c10d::TCPStoreOptions so;
     so.port = uint16_t(port);
-    so.isServer = rank == 0;
+    so.isServer = storeServer;
     so.numWorkers = size_t(worldSize);
     so.waitWorkers = true;  // the server returns once every rank has connected, or times out
     so.timeout = g->timeout;
     g->store = c10::make_intrusive<c10d::TCPStore>(masterAddr, so);
+    if (!storePrefix.empty()) g->store = c10::make_intrusive<c10d::PrefixStore>(storePrefix, g->store);
     auto po = c10d::ProcessGroupGloo::Options::create(g->timeout);
     po->devices = devices(hostname, masterAddr);
     po->threads = 1;  // one collective at a time: the training loop waits for each

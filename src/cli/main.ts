@@ -2,6 +2,7 @@
 // The `spottune` command. Flags are parsed here; the work is in commands.ts, imported only
 // when a command runs, so `spottune --help` never loads libtorch.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { launchedRank, threadsPerProcess } from './launcher_env.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -38,7 +39,7 @@ function trainFlags(c: Command): Command {
     .option('--skip-nonfinite', 'skip batches whose loss is NaN/Inf instead of stopping')
     .option('--threads <n>', 'libtorch threads (default: all cores)', int('--threads'))
     .option('--nproc <n>', 'data-parallel: run n processes on this machine (--batch-size stays the global batch)', int('--nproc'))
-    .option('--rank <r>', 'data-parallel: this process\'s rank (set by --nproc; by hand across machines)', int('--rank'))
+    .option('--rank <r>', 'data-parallel: this process\'s rank (set by --nproc; by hand across machines; torchrun and PyTorchJob set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead)', int('--rank'))
     .option('--world-size <n>', 'data-parallel: number of processes in all', int('--world-size'))
     .option('--master-addr <host>', 'data-parallel: host of rank 0', '127.0.0.1')
     .option('--master-port <port>', 'data-parallel: port of rank 0 (default: 29500; a free one with --nproc)', int('--master-port'))
@@ -63,21 +64,31 @@ function configFrom(f: Flags) {
 async function launchWorkers(f: Flags): Promise<boolean> {
   if (f.nproc === undefined || f.nproc === 1) return false;
   if (f.rank !== undefined || f.worldSize !== undefined) throw new InvalidArgumentError('--nproc sets --rank and --world-size itself: give either --nproc or both of those');
+  if (launchedRank()) throw new InvalidArgumentError('--nproc inside a launcher (RANK and WORLD_SIZE are set, e.g. by torchrun): let the launcher start the processes and leave out --nproc');
   if (!((f.nproc as number) > 1)) throw new InvalidArgumentError(`--nproc must be a positive integer, got ${f.nproc}`);
   const { launch } = await import('./launch.js');
   process.exitCode = await launch({ nproc: f.nproc as number, masterPort: f.masterPort as number | undefined, threads: f.threads as number | undefined });
   return true;
 }
 
-/** --rank/--world-size: this process is one rank of a data-parallel run. */
+/** --rank/--world-size, or the variables of torchrun / PyTorchJob: this process is one rank of a data-parallel run. */
 function distFrom(f: Flags) {
-  if (f.rank === undefined && f.worldSize === undefined) return undefined;
+  if (f.rank === undefined && f.worldSize === undefined) {
+    const env = launchedRank();
+    if (!env) return undefined;
+    return { rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, storeServer: env.storeServer, storePrefix: env.storePrefix, timeoutMs: Math.round((f.distTimeout as number) * 1000) };
+  }
   if (f.rank === undefined || f.worldSize === undefined) throw new InvalidArgumentError('--rank and --world-size go together');
   return { rank: f.rank as number, worldSize: f.worldSize as number, masterAddr: f.masterAddr as string, masterPort: (f.masterPort as number | undefined) ?? 29500, timeoutMs: Math.round((f.distTimeout as number) * 1000) };
 }
 
 function setThreads(f: Flags): void {
   if (f.threads !== undefined) process.env.SPOTTUNE_THREADS = String(f.threads);
+  else if (process.env.SPOTTUNE_THREADS === undefined) {
+    // Under torchrun, the processes of a machine share its cores (as with --nproc).
+    const env = launchedRank();
+    if (env && env.localWorldSize > 1) process.env.SPOTTUNE_THREADS = String(threadsPerProcess(env.localWorldSize));
+  }
 }
 
 const program = new Command()

@@ -22,10 +22,14 @@ export interface ProcessGroupOptions {
    * environment variable (network interfaces, comma-separated) overrides both.
    */
   hostname?: string;
+  /** Whether this process serves the rendezvous store. Default: rank 0 (false when a launcher such as torchrun serves it). */
+  storeServer?: boolean;
+  /** Key prefix in the store (torchrun's workers: /worker/attempt_<restart count>). */
+  storePrefix?: string;
 }
 
 interface DistNative {
-  distInit(o: Required<Omit<ProcessGroupOptions, 'hostname'>> & { hostname?: string }): void;
+  distInit(o: Required<Omit<ProcessGroupOptions, 'hostname' | 'storeServer' | 'storePrefix'>> & Pick<ProcessGroupOptions, 'hostname' | 'storeServer' | 'storePrefix'>): void;
   allReduce(tensors: Handle[], op: ReduceOp): void;
   broadcast(tensors: Handle[], root: number): void;
   barrier(): void;
@@ -44,7 +48,7 @@ export class ProcessGroup {
 
   /** Joins the group: returns once all worldSize processes have joined, or throws after the timeout. */
   static init(o: ProcessGroupOptions): ProcessGroup {
-    dist().distInit({ rank: o.rank, worldSize: o.worldSize, masterAddr: o.masterAddr, masterPort: o.masterPort, timeoutMs: o.timeoutMs ?? 300_000, hostname: o.hostname });
+    dist().distInit({ rank: o.rank, worldSize: o.worldSize, masterAddr: o.masterAddr, masterPort: o.masterPort, timeoutMs: o.timeoutMs ?? 300_000, hostname: o.hostname, storeServer: o.storeServer, storePrefix: o.storePrefix });
     return new ProcessGroup(o.rank, o.worldSize);
   }
 
