@@ -21,7 +21,7 @@ function trainFlags(c: Command): Command {
   return c
     .option('--arch <name>', 'resnet18|34|50|101|152 (torchvision) or resnet26|38 (Rebuffi)', 'resnet26')
     .option('--width <x>', 'channel multiplier of resnet26/38', num('--width'))
-    .requiredOption('--data <spec>', 'fashion-mnist, digits, glyphs, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name>, list:<root>:<train>:<test>')
+    .requiredOption('--data <spec>', 'fashion-mnist, digits, glyphs[:latin,greek,cyrillic,hebrew,georgian,math,source], shapes, textures, fractals, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name>, list:<root>:<train>:<test>')
     .option('--per-class <n>', 'low-data setting: n labelled training images per class', int('--per-class'))
     .option('--image-size <n>', 'input side for natural-image datasets', int('--image-size'))
     .option('--epochs <n>', 'epochs', int('--epochs'), 30)
@@ -122,7 +122,7 @@ trainFlags(program.command('train').description('fine-tune with a method (SpotTu
   .option('--l2sp-beta <x>', 'L2-SP: decay of the new head', num('--l2sp-beta'), 0.01)
   .addOption(new Option('--l2sp-scope <which>', 'L2-SP: every backbone tensor, or conv/linear weights only').choices(['all', 'weights']).default('all'))
   .addOption(new Option('--frozen-bn <mode>', 'batch norm of the frozen blocks: train (reference code) or eval').choices(['train', 'eval']).default('train'))
-  .addOption(new Option('--eval-routing <mode>', 'decisions at evaluation').choices(['argmax', 'sample', 'finetuned', 'frozen']).default('argmax'))
+  .addOption(new Option('--eval-routing <mode>', 'decisions at evaluation').choices(['argmax', 'sample', 'average', 'finetuned', 'frozen']).default('argmax'))
   .option('--agent-width <x>', 'channel multiplier of the policy network', num('--agent-width'), 1)
   .option('--agent-input-size <n>', 'resize images to this size for the policy network', int('--agent-input-size'))
   .option('--output <dir>', 'run folder (default runs/<method>-<data>-s<seed>)')
@@ -153,7 +153,7 @@ program.command('eval')
   .description('evaluate a trained run on its test set')
   .argument('<run>', 'run folder')
   .addOption(new Option('--checkpoint <which>', 'which checkpoint').choices(['best', 'last']).default('best'))
-  .addOption(new Option('--routing <mode>', 'decisions: argmax, sample (the reference code), finetuned (only fine-tuned blocks), frozen').choices(['argmax', 'sample', 'finetuned', 'frozen']))
+  .addOption(new Option('--routing <mode>', 'decisions: argmax, sample (the reference code), average (mean of 8 sampled routings), finetuned (only fine-tuned blocks), frozen').choices(['argmax', 'sample', 'average', 'finetuned', 'frozen']))
   .option('--no-routed', 'compute both branches of every block instead of only the chosen one')
   .option('--json', 'print JSON')
   .action(async (run: string, f: Flags) => {
@@ -242,8 +242,9 @@ program.command('report')
 program.command('decathlon-score')
   .description('Visual Decathlon score S from accuracies (aircraft=60.3 dtd=55.5 ...) or per method of a runs folder')
   .argument('<input...>', '<dataset>=<accuracy %> pairs, or one runs folder')
+  .option('--baseline <method|file.json>', "with a runs folder: score every dataset against this method's mean accuracy in the folder (e.g. finetune), or a JSON file {dataset: accuracy}")
   .option('--json', 'print JSON')
-  .action(async (input: string[], f: Flags) => (await import('../experiments/commands.js')).decathlonScoreCommand(input, f.json === true));
+  .action(async (input: string[], f: Flags) => (await import('../experiments/commands.js')).decathlonScoreCommand(input, f.json === true, f.baseline as string | undefined));
 
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`spottune: ${e.message}\n`);

@@ -22,7 +22,11 @@ export {
   MNIST_CLASSES,
 } from './idx.js';
 export { UciDigits, UCI_DIGITS_FILE } from './digits.js';
-export { FontGlyphs, type FontGlyphsOptions, fontFilesUnder, FONT_ROOT, GLYPH_LETTERS } from './glyphs.js';
+export { FontGlyphs, type FontGlyphsOptions, fontFilesUnder, FONT_ROOT, GLYPH_LETTERS, GLYPH_SETS } from './glyphs.js';
+export { GeneratedImages, type Generator, type GeneratedOptions } from './generated.js';
+export { shapes, SHAPE_CLASSES } from './shapes.js';
+export { textures, TEXTURE_CLASSES } from './textures.js';
+export { fractals, type FractalOptions } from './fractals.js';
 export { readMat, parseMat, matNumbers, matScalar, matString, matStrings, matVariable, type MatValue } from './mat.js';
 export {
   type Chw,

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseSweepConfig, type Settings, type SweepConfig } from './sweep_config.js';
 import { runSweep } from './sweep.js';
-import { loadRuns, methodOrder } from './runs.js';
+import { loadRuns, methodOrder, type RunRecord } from './runs.js';
 import { compare, formatComparison, stat, type TableFormat } from './table.js';
 import { decathlonDomain, decathlonScore } from './decathlon.js';
 
@@ -74,24 +74,86 @@ export async function reportCommand(dir: string, output: string): Promise<void> 
   console.log(`report: ${output}`);
 }
 
+interface ScoreRow {
+  method: string;
+  score: number;
+  perDomain: Record<string, number>;
+  /** The score of each seed's accuracies (seeds with a run on every domain of the method). */
+  perSeed?: { mean: number; std: number; n: number };
+  /** Paired over seeds: S(method, seed) − S(baseline method, seed). */
+  vsBaseline?: { mean: number; std: number; n: number };
+}
+
+/** Baseline accuracies (%) by dataset: a method's mean over seeds in the runs, or a JSON file {dataset: accuracy}. */
+function readBaselines(baseline: string, runs: RunRecord[]): Record<string, number> {
+  if (baseline.endsWith('.json')) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(baseline, 'utf8'));
+    } catch (e) {
+      throw new Error(`--baseline ${baseline}: cannot read it as JSON (${(e as Error).message})`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`--baseline ${baseline}: expected an object {"<dataset>": <accuracy %>}`);
+    for (const [d, v] of Object.entries(raw)) if (typeof v !== 'number' || !(v >= 0 && v < 100)) throw new Error(`--baseline ${baseline}: field "${d}": expected an accuracy in [0, 100), got ${JSON.stringify(v)}`);
+    return raw as Record<string, number>;
+  }
+  const mine = runs.filter((r) => r.result.method === baseline);
+  if (mine.length === 0) throw new Error(`--baseline ${baseline}: no runs of that method in the folder (methods: ${[...new Set(runs.map((r) => r.result.method))].join(', ')}), and not a .json file`);
+  const datasets = [...new Set(mine.map((r) => r.result.data))];
+  return Object.fromEntries(datasets.map((d) => [d, stat(mine.filter((r) => r.result.data === d).map((r) => r.result.testAcc)).mean]));
+}
+
+/** Rows of a runs folder: per method, the score of its mean accuracy per dataset, per seed, and paired against the baseline method. */
+function scoreRuns(runs: RunRecord[], baselines: Record<string, number> | undefined, baselineMethod: string | undefined): ScoreRow[] {
+  const rows: ScoreRow[] = [];
+  const methods = [...new Set(runs.map((r) => r.result.method))].sort(methodOrder);
+  const seedScores = (method: string): Map<number, number> => {
+    const mine = runs.filter((x) => x.result.method === method);
+    const datasets = [...new Set(mine.map((x) => x.result.data))];
+    const out = new Map<number, number>();
+    for (const seed of new Set(mine.map((x) => x.result.seed))) {
+      const accs = Object.fromEntries(datasets.map((d) => [d, mine.find((x) => x.result.data === d && x.result.seed === seed)?.result.testAcc]));
+      if (Object.values(accs).every((a) => a !== undefined)) out.set(seed, decathlonScore(accs as Record<string, number>, baselines).score);
+    }
+    return out;
+  };
+  const base = baselineMethod ? seedScores(baselineMethod) : undefined;
+  for (const method of methods) {
+    const mine = runs.filter((x) => x.result.method === method);
+    const datasets = [...new Set(mine.map((x) => x.result.data))].sort();
+    const accs = Object.fromEntries(datasets.map((d) => [d, stat(mine.filter((x) => x.result.data === d).map((x) => x.result.testAcc)).mean]));
+    const row: ScoreRow = { method, ...decathlonScore(accs, baselines) };
+    if (baselines) {
+      const perSeed = seedScores(method);
+      if (perSeed.size > 0) row.perSeed = stat([...perSeed.values()]);
+      if (base && method !== baselineMethod) {
+        const paired = [...perSeed].filter(([seed]) => base.has(seed)).map(([seed, v]) => v - (base.get(seed) as number));
+        if (paired.length > 0) row.vsBaseline = stat(paired);
+      }
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
 /**
  * The Decathlon score of `name=accuracy` pairs, or of each method of a runs folder (mean
- * accuracy over seeds per Decathlon dataset).
+ * accuracy over seeds per dataset). Without `baseline`, the challenge's baselines and only the
+ * folder's Visual Decathlon datasets; with it (a method of the folder, e.g. finetune, or a JSON
+ * file of accuracies), every dataset of the folder against those baselines.
  */
-export function decathlonScoreCommand(args: string[], json: boolean): void {
-  const rows: { method: string; score: number; perDomain: Record<string, number> }[] = [];
+export function decathlonScoreCommand(args: string[], json: boolean, baseline?: string): void {
+  let rows: ScoreRow[] = [];
   if (args.length === 1 && !args[0].includes('=')) {
     if (!existsSync(args[0])) throw new Error(`"${args[0]}": expected a runs folder, or <dataset>=<accuracy %> pairs (e.g. aircraft=60.34)`);
-    const runs = loadRuns(args[0]).filter((r) => decathlonDomain(r.result.data));
-    if (runs.length === 0) throw new Error(`${args[0]}: no runs on Visual Decathlon datasets (decathlon:<root>:<name>)`);
-    const methods = [...new Set(runs.map((r) => r.result.method))].sort(methodOrder);
-    for (const method of methods) {
-      const mine = runs.filter((x) => x.result.method === method);
-      const datasets = [...new Set(mine.map((x) => x.result.data))];
-      const accs = Object.fromEntries(datasets.map((d) => [d, stat(mine.filter((x) => x.result.data === d).map((x) => x.result.testAcc)).mean]));
-      rows.push({ method, ...decathlonScore(accs) });
-    }
+    let runs = loadRuns(args[0]);
+    const baselines = baseline ? readBaselines(baseline, runs) : undefined;
+    if (baselines) runs = runs.filter((r) => r.result.data in baselines);
+    else runs = runs.filter((r) => decathlonDomain(r.result.data));
+    if (runs.length === 0) throw new Error(baselines ? `${args[0]}: no runs on the baseline's datasets (${Object.keys(baselines).join(', ')})` : `${args[0]}: no runs on Visual Decathlon datasets (decathlon:<root>:<name>); give --baseline <method> to score other datasets`);
+    rows = scoreRuns(runs, baselines, baseline && !baseline.endsWith('.json') ? baseline : undefined);
   } else {
+    if (baseline) throw new Error('--baseline goes with a runs folder, not with <dataset>=<accuracy> pairs');
     const accs: Record<string, number> = {};
     for (const a of args) {
       const m = /^([^=]+)=(.+)$/.exec(a);
@@ -104,8 +166,10 @@ export function decathlonScoreCommand(args: string[], json: boolean): void {
     console.log(JSON.stringify(rows.length === 1 && !rows[0].method ? rows[0] : rows));
     return;
   }
+  const pm = (s: { mean: number; std: number; n: number }, sign = false) => `${sign && s.mean >= 0 ? '+' : ''}${s.mean.toFixed(0)} ± ${s.std.toFixed(0)} (${s.n})`;
   for (const r of rows) {
     const parts = Object.entries(r.perDomain).map(([d, p]) => `${d} ${p.toFixed(0)}`).join(', ');
-    console.log(`${r.method ? `${r.method}: ` : ''}S = ${r.score.toFixed(0)} (${parts})`);
+    const extra = [r.perSeed && `per seed ${pm(r.perSeed)}`, r.vsBaseline && `vs ${baseline} ${pm(r.vsBaseline, true)}`].filter(Boolean).join('; ');
+    console.log(`${r.method ? `${r.method}: ` : ''}S = ${r.score.toFixed(0)}${extra ? ` [${extra}]` : ''} (${parts})`);
   }
 }

@@ -30,16 +30,23 @@ export function decathlonDomain(data: string): string | undefined {
   return name !== undefined && name in DECATHLON_BASELINE ? name : undefined;
 }
 
-/** Scores accuracies (%) by domain; a domain outside the Decathlon is an error. */
-export function decathlonScore(accuracies: Record<string, number>): DecathlonScore {
+/**
+ * Scores accuracies (%) by domain. With the challenge's baselines (the default) a domain outside
+ * the Decathlon is an error; with `baselines` (accuracy % of the baseline method by dataset, e.g.
+ * fine-tuning's on the mini-Decathlon), every domain must have one.
+ */
+export function decathlonScore(accuracies: Record<string, number>, baselines?: Record<string, number>): DecathlonScore {
   const perDomain: Record<string, number> = {};
   let score = 0;
   for (const [d, acc] of Object.entries(accuracies)) {
-    const domain = decathlonDomain(d);
+    const domain = baselines ? d : decathlonDomain(d);
     if (!domain) throw new Error(`"${d}" is not a Visual Decathlon dataset; expected one of ${Object.keys(DECATHLON_BASELINE).join(', ')}`);
+    const base = baselines ? baselines[d] : DECATHLON_BASELINE[domain];
+    if (base === undefined) throw new Error(`no baseline accuracy for "${d}"; the baselines have ${Object.keys(baselines ?? {}).join(', ') || 'none'}`);
+    if (!(base >= 0 && base < 100)) throw new Error(`baseline accuracy of ${d}: expected a percentage in [0, 100), got ${base}`);
     if (domain in perDomain) throw new Error(`${domain} is given twice`);
     if (!(acc >= 0 && acc <= 100)) throw new Error(`accuracy of ${d}: expected a percentage in [0, 100], got ${acc}`);
-    const eMax = 2 * (100 - DECATHLON_BASELINE[domain]);
+    const eMax = 2 * (100 - base);
     const points = (1000 / eMax ** 2) * Math.max(0, eMax - (100 - acc)) ** GAMMA;
     perDomain[domain] = points;
     score += points;

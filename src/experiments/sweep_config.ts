@@ -43,7 +43,7 @@ const TOP_FIELDS = ['sources', 'base', 'methods', 'datasets', 'seeds', 'perMetho
 const TRAIN_FIELDS = [
   ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize',
 ];
-const STRATEGY_FIELDS = Object.keys(defaultStrategyOptions).concat('tauAnneal', 'agentInputSize');
+const STRATEGY_FIELDS = Object.keys(defaultStrategyOptions).concat('tauAnneal', 'agentInputSize', 'evalSamples', 'agentBias', 'warmupMixed');
 
 /** Thrown for a bad sweep configuration; `field` is the JSON path, e.g. perMethod.l2sp.lr. */
 export class SweepConfigError extends Error {

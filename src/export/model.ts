@@ -55,8 +55,8 @@ function spotTuneGraph(e: Emitter, net: SpotTuneNet, x: string, routing: EvalRou
   const g = e.g;
   const L = net.numBlocks;
   const policy = policyNetwork(net);
-  if (routing === 'sample') {
-    throw new Error('ONNX export: routing "sample" draws Gumbel noise at every call, so no fixed graph reproduces it; export with --routing argmax (the default), finetuned or frozen');
+  if (routing === 'sample' || routing === 'average') {
+    throw new Error(`ONNX export: routing "${routing}" draws Gumbel noise at every call, so no fixed graph reproduces it; export with --routing argmax, finetuned or frozen`);
   }
   if (routing === 'argmax' && !policy) {
     throw new Error('ONNX export: this run (random-policy) has no policy network: its decisions are coin flips, which a deterministic graph cannot reproduce. '

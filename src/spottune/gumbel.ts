@@ -12,14 +12,19 @@ export function gumbelNoise(like: Tensor): Tensor {
   return torch.randLike(like).add(EPS).log().neg().add(EPS).log().neg();
 }
 
+/** The relaxed sample softmax((log α + G) / τ) along the last dimension. */
+export function gumbelSoftmax(logits: Tensor, tau: number): Tensor {
+  if (!(tau > 0)) throw new RangeError(`gumbel-softmax temperature must be > 0, got ${tau}`);
+  return logits.add(gumbelNoise(logits)).div(tau).softmax(-1);
+}
+
 /**
  * One-hot samples along the last dimension: exactly 0/1 in the forward pass, with the soft
  * sample's gradient (y_hard − stopgrad(y_soft) + y_soft). Note that τ does not change which
  * index is sampled; it only shapes the gradient.
  */
 export function gumbelSoftmaxHard(logits: Tensor, tau: number): Tensor {
-  if (!(tau > 0)) throw new RangeError(`gumbel-softmax temperature must be > 0, got ${tau}`);
-  const soft = logits.add(gumbelNoise(logits)).div(tau).softmax(-1);
+  const soft = gumbelSoftmax(logits, tau);
   const hard = torch.oneHot(soft.argmax(-1), logits.shape[logits.ndim - 1]).to(soft.dtype);
   return hard.sub(soft.detach()).add(soft);
 }

@@ -5,7 +5,7 @@ import type { Tensor } from '../torch/index.js';
 import { backboneLayers, type Agent } from '../models/index.js';
 import type { Parameter } from '../nn/index.js';
 import { globalKLoss, type GlobalKOptions } from './global_k.js';
-import { gumbelSoftmaxHard, temperature } from './gumbel.js';
+import { gumbelSoftmax, gumbelSoftmaxHard, temperature } from './gumbel.js';
 import type { SpotTuneNet } from './spottune_net.js';
 import type { EvalRouting, ModelOutput, ParamGroupSpec, StrategyOptions, TrainModel } from './strategy.js';
 
@@ -17,6 +17,7 @@ export type DecisionSource =
 export class SpotTuneModel implements TrainModel {
   readonly numBlocks: number;
   private tau: number;
+  private epoch = 0;
 
   constructor(
     readonly module: SpotTuneNet,
@@ -25,10 +26,14 @@ export class SpotTuneModel implements TrainModel {
   ) {
     this.numBlocks = module.numBlocks;
     this.tau = o.tau;
-    if (source.kind === 'agent') module.registerModule('agent', source.agent);
+    if (source.kind === 'agent') {
+      module.registerModule('agent', source.agent);
+      if (o.agentBias !== undefined) setPolicyBias(source.agent, o.agentBias);
+    }
   }
 
   startEpoch(epoch: number): void {
+    this.epoch = epoch;
     this.tau = temperature(epoch, this.o.tau, this.o.tauAnneal);
   }
 
@@ -49,8 +54,15 @@ export class SpotTuneModel implements TrainModel {
   }
 
   forwardTrain(x: Tensor): ModelOutput {
-    const decisions = this.source.kind === 'agent' ? gumbelSoftmaxHard(this.policyLogits(x), this.tau).select(2, 1) : this.randomDecisions(x.shape[0]);
-    return { logits: this.module.forward(x, decisions), decisions };
+    if (this.source.kind !== 'agent') {
+      const decisions = this.randomDecisions(x.shape[0]);
+      return { logits: this.module.forward(x, decisions), decisions };
+    }
+    const policyLogits = this.policyLogits(x);
+    // Warm-up: both branches mixed by the soft sample; then routed by the hard one.
+    const mixed = this.epoch < (this.o.warmupMixed ?? 0);
+    const decisions = (mixed ? gumbelSoftmax(policyLogits, this.tau) : gumbelSoftmaxHard(policyLogits, this.tau)).select(2, 1);
+    return { logits: this.module.forward(x, decisions), decisions, policyLogits };
   }
 
   /** Decisions at evaluation, by the routing option. */
@@ -61,16 +73,36 @@ export class SpotTuneModel implements TrainModel {
       if (routing === 'frozen') return torch.zeros([batch, this.numBlocks]);
       if (this.source.kind === 'random') return this.randomDecisions(batch);
       const logits = this.policyLogits(x);
-      if (routing === 'sample') return gumbelSoftmaxHard(logits, this.tau).select(2, 1);
+      if (routing === 'sample' || routing === 'average') return gumbelSoftmaxHard(logits, this.tau).select(2, 1);
       return logits.argmax(2).float();
     });
   }
 
-  forwardEval(x: Tensor, routing?: EvalRouting): ModelOutput {
+  forwardEval(x: Tensor, routing: EvalRouting = this.o.evalRouting): ModelOutput {
     return torch.noGrad(() => {
-      const decisions = this.evalDecisions(x, routing);
-      const logits = this.o.routed ? this.module.routedForward(x, decisions) : this.module.forward(x, decisions);
-      return { logits, decisions };
+      const run = (decisions: Tensor) => (this.o.routed ? this.module.routedForward(x, decisions) : this.module.forward(x, decisions));
+      if (this.source.kind !== 'agent' || routing === 'finetuned' || routing === 'frozen') {
+        const decisions = this.evalDecisions(x, routing);
+        return { logits: run(decisions), decisions };
+      }
+      const policyLogits = this.policyLogits(x);
+      const sample = () => gumbelSoftmaxHard(policyLogits, this.tau).select(2, 1);
+      if (routing !== 'average') {
+        const decisions = routing === 'sample' ? sample() : policyLogits.argmax(2).float();
+        return { logits: run(decisions), decisions, policyLogits };
+      }
+      // The mean of the sampled routings' class probabilities (as log-probabilities), and the
+      // mean decisions (the fraction of samples that fine-tuned each block).
+      const samples = this.o.evalSamples ?? 8;
+      let probs: Tensor | undefined;
+      let decisions: Tensor | undefined;
+      for (let s = 0; s < samples; s++) {
+        const d = sample();
+        const p = run(d).softmax(1);
+        probs = probs ? probs.add(p) : p;
+        decisions = decisions ? decisions.add(d) : d;
+      }
+      return { logits: (probs as Tensor).div(samples).log(), decisions: (decisions as Tensor).div(samples), policyLogits };
     });
   }
 
@@ -96,4 +128,14 @@ export class SpotTuneModel implements TrainModel {
   dispose(): void {
     this.module.dispose();
   }
+}
+
+/** Sets the policy's last-layer bias to (0, b) for every block: p(fine-tuned) = sigmoid(b) where the features contribute nothing. */
+function setPolicyBias(agent: Agent, b: number): void {
+  torch.noGrad(() => {
+    const bias = agent.fc.bias;
+    if (!bias) throw new Error('the policy network has no bias to set');
+    const values = Array.from({ length: bias.numel }, (_, i) => (i % 2 === 1 ? b : 0));
+    bias.copy_(torch.tensor(values, { shape: bias.shape }).to(bias.dtype));
+  });
 }

@@ -10,6 +10,8 @@ export interface ModelOutput {
   logits: Tensor;
   /** Per image and block, 1 = the fine-tuned block was used, 0 = the frozen one: [B, L]. */
   decisions: Tensor;
+  /** The policy network's logits [B, L, 2], for the policy statistics (methods with a policy network). */
+  policyLogits?: Tensor;
 }
 
 export type ParamRole = 'net' | 'agent';
@@ -20,8 +22,12 @@ export interface ParamGroupSpec {
   weightDecay?: number;
 }
 
-/** How a trained SpotTune decides at evaluation (the reference code samples; we default to argmax). */
-export type EvalRouting = 'argmax' | 'sample' | 'finetuned' | 'frozen';
+/**
+ * How a trained SpotTune decides at evaluation (the reference code samples; we default to
+ * argmax); `average` averages the class probabilities of `evalSamples` sampled routings.
+ */
+export type EvalRouting = 'argmax' | 'sample' | 'average' | 'finetuned' | 'frozen';
+export const EVAL_ROUTINGS: readonly EvalRouting[] = ['argmax', 'sample', 'average', 'finetuned', 'frozen'];
 
 export interface StrategyOptions {
   /** Gumbel-softmax temperature (reference: 5, fixed). */
@@ -37,6 +43,19 @@ export interface StrategyOptions {
   routed: boolean;
   agentWidth: number;
   agentInputSize?: number;
+  /** Sampled routings averaged by evalRouting 'average' (default 8). */
+  evalSamples?: number;
+  /**
+   * Initial bias of the policy's fine-tuned logit over the frozen one, for every block: the
+   * policy starts fine-tuning with probability sigmoid(agentBias). Unset: the random init of
+   * the reference code.
+   */
+  agentBias?: number;
+  /**
+   * Epochs of warm-up in which both branches are mixed by the soft Gumbel-softmax sample
+   * (weights in (0, 1)) instead of routed by the hard one. Unset or 0: none (reference).
+   */
+  warmupMixed?: number;
 }
 
 export const defaultStrategyOptions: StrategyOptions = {

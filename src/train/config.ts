@@ -2,7 +2,7 @@
 // checked with errors that name the field. Saved as config.json beside the run.
 import { readFileSync } from 'node:fs';
 import { ARCHS } from '../models/index.js';
-import { METHODS, defaultStrategyOptions, type StrategyOptions } from '../spottune/index.js';
+import { EVAL_ROUTINGS, METHODS, defaultStrategyOptions, type StrategyOptions } from '../spottune/index.js';
 
 export interface TrainConfig {
   method: string;
@@ -95,6 +95,7 @@ export function validateConfig(c: TrainConfig): void {
   if (c.perClass !== undefined && (!Number.isInteger(c.perClass) || c.perClass < 1)) bad('perClass', 'a positive integer', c.perClass);
   if (c.method === 'finetune-deeper' && (!c.deeperArch || !c.deeperWeights)) bad('deeperArch/deeperWeights', 'both set for finetune-deeper', [c.deeperArch, c.deeperWeights]);
   validateStrategy(c.strategy, bad);
+  if ((c.strategy.warmupMixed ?? 0) >= c.epochs) bad('strategy.warmupMixed', `fewer epochs than the run's ${c.epochs}`, c.strategy.warmupMixed);
 }
 
 function validateStrategy(s: StrategyOptions, bad: (field: string, expected: string, got: unknown) => never): void {
@@ -108,7 +109,10 @@ function validateStrategy(s: StrategyOptions, bad: (field: string, expected: str
   if (typeof s.routed !== 'boolean') bad('strategy.routed', 'true or false', s.routed);
   if (!(typeof s.agentWidth === 'number' && s.agentWidth > 0 && s.agentWidth <= 64)) bad('strategy.agentWidth', 'a number in (0, 64]', s.agentWidth);
   if (s.agentInputSize !== undefined && (!Number.isInteger(s.agentInputSize) || s.agentInputSize < 1 || s.agentInputSize > 4096)) bad('strategy.agentInputSize', 'an integer in [1, 4096]', s.agentInputSize);
-  if (!['argmax', 'sample', 'finetuned', 'frozen'].includes(s.evalRouting)) bad('strategy.evalRouting', 'argmax, sample, finetuned or frozen', s.evalRouting);
+  if (!EVAL_ROUTINGS.includes(s.evalRouting)) bad('strategy.evalRouting', EVAL_ROUTINGS.join(', '), s.evalRouting);
+  if (s.evalSamples !== undefined && !(Number.isInteger(s.evalSamples) && s.evalSamples >= 1 && s.evalSamples <= 1000)) bad('strategy.evalSamples', 'an integer in [1, 1000]', s.evalSamples);
+  if (s.agentBias !== undefined && !(typeof s.agentBias === 'number' && Number.isFinite(s.agentBias))) bad('strategy.agentBias', 'a finite number', s.agentBias);
+  if (s.warmupMixed !== undefined && !(Number.isInteger(s.warmupMixed) && s.warmupMixed >= 0)) bad('strategy.warmupMixed', 'a non-negative integer (epochs)', s.warmupMixed);
   if (!['train', 'eval'].includes(s.frozenBn)) bad('strategy.frozenBn', 'train or eval', s.frozenBn);
 }
 

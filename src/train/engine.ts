@@ -9,7 +9,7 @@ import type { Tensor } from '../torch/index.js';
 import { SGD, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR, type Scheduler, type OptimizerStateDict } from '../optim/index.js';
 import { createBackbone, type Backbone } from '../models/index.js';
 import { loadPretrained } from '../models/pretrained.js';
-import { getStrategy, type StrategyContext, type TrainModel } from '../spottune/index.js';
+import { getStrategy, PolicyStatsAccumulator, type PolicyStats, type StrategyContext, type TrainModel } from '../spottune/index.js';
 import { DataLoader, type Batch } from '../data/index.js';
 import { writeFileAtomic } from '../io/file.js';
 import { openTask, type Task } from './task.js';
@@ -35,6 +35,8 @@ export interface EpochMetrics {
   imagesPerSec: number;
   seconds: number;
   skippedBatches: number;
+  /** Methods with a policy network: its statistics on this epoch's training images and at evaluation. */
+  policy?: { train: PolicyStats; test: PolicyStats | null };
 }
 
 export interface RunResult {
@@ -154,6 +156,7 @@ interface EvalResult {
   top5: number;
   blockFreq: number[];
   blockFreqByClass: number[][];
+  policy?: PolicyStats;
 }
 
 /** With `dist`, each process evaluates its share (`dist.evalLoader`) and the counts are summed. */
@@ -165,10 +168,12 @@ export async function evaluate(model: TrainModel, loader: DataLoader, numClasses
   let correct5 = 0;
   const byClass = Array.from({ length: numClasses }, () => new Float64Array(L));
   const count = new Float64Array(numClasses);
+  const policy = new PolicyStatsAccumulator(L);
   for await (const batch of loader.epoch(0)) {
     torch.tidy(() => {
       const { x, y } = batchTensors(batch);
       const out = model.forwardEval(x);
+      if (out.policyLogits) policy.add(out.policyLogits);
       correct += out.logits.argmax(1).eq(y).sum().item();
       const k = Math.min(5, numClasses);
       correct5 += torch.topk(out.logits, k, 1)[1].eq(y.unsqueeze(1)).sum().item();
@@ -193,6 +198,8 @@ export async function evaluate(model: TrainModel, loader: DataLoader, numClasses
     top5: (100 * correct5) / n,
     blockFreq: Array.from(total, (v) => v / n),
     blockFreqByClass: byClass.map((row, c) => Array.from(row, (v) => (count[c] ? v / count[c] : 0))),
+    // Statistics of this process's share (not summed over processes).
+    ...(policy.result().images > 0 ? { policy: policy.result() } : {}),
   };
 }
 
@@ -290,6 +297,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     let step = 0;
     const L = model.numBlocks;
     const freq = new Float64Array(L);
+    const policy = new PolicyStatsAccumulator(L);
     for await (const batch of trainLoader.epoch(epoch)) {
       torch.tidy(() => {
         const { x, y } = batchTensors(batch);
@@ -319,6 +327,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
           return;
         }
         for (const opt of opts) opt.step();
+        if (out.policyLogits) policy.add(out.policyLogits, out.decisions);
         seen += batch.y.length;
         lossSum += value * batch.y.length;
         correct += out.logits.argmax(1).eq(y).sum().item();
@@ -362,6 +371,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       imagesPerSec: seen / seconds,
       seconds,
       skippedBatches: skipped,
+      ...(policy.result().images > 0 ? { policy: { train: policy.result(), test: ev?.policy ?? null } } : {}),
     };
     // The checkpoint holds the metrics too: a crash before metrics.jsonl is rewritten loses nothing.
     history.push(m);

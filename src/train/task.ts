@@ -1,6 +1,7 @@
 // A task: the datasets of a run (train and test), their class count and image format, and
 // the transforms that go with them, opened from a short spec:
-//   fashion-mnist | mnist:<root> | digits | glyphs | imagefolder:<root> (train/ and val/ or test/)
+//   fashion-mnist | mnist:<root> | digits | glyphs[:<set>] | shapes | textures | fractals
+//   imagefolder:<root> (train/ and val/ or test/)
 //   cub:<root> | flowers:<root> | cars:<root> | decathlon:<root>:<name> | list:<root>:<train.txt>:<test.txt>
 // Small grey datasets are 28×28, one channel, normalised with mean 0.5, std 0.5, and trained
 // with random crops (no flips: a flipped letter or digit is another symbol). Natural-image
@@ -8,8 +9,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Cub200, Decathlon, Flowers102, FontGlyphs, ImageFolder, ImageList, StanfordCars, UciDigits, fashionMnist, mnist, samplesPerClass, trainValSplit,
-  type Dataset,
+  Cub200, Decathlon, Flowers102, FontGlyphs, GLYPH_SETS, ImageFolder, ImageList, StanfordCars, UciDigits, fashionMnist, mnist, samplesPerClass, trainValSplit,
+  fractals, shapes, textures, type Dataset,
 } from '../data/index.js';
 import { IMAGENET_MEAN, IMAGENET_STD, centerCrop, compose, randomCrop, randomHorizontalFlip, randomResizedCrop, resize, type Pipeline } from '../data/transforms.js';
 import { FASHION_MNIST_ROOT } from '../data/idx.js';
@@ -91,9 +92,23 @@ export function openTask(spec: TaskSpec): Task {
       task = greyTask('digits', split.train, split.val, 8);
       break;
     }
-    case 'glyphs':
-      task = greyTask('glyphs', new FontGlyphs({ split: 'train', cacheDir: spec.cacheDir }), new FontGlyphs({ split: 'test', cacheDir: spec.cacheDir }));
+    case 'glyphs': {
+      const set = args[0] ?? 'latin';
+      const letters = GLYPH_SETS[set];
+      if (letters === undefined) throw new Error(`--data ${spec.data}: unknown glyph set "${set}"; expected one of ${Object.keys(GLYPH_SETS).join(', ')}`);
+      const o = { letters, cacheDir: spec.cacheDir };
+      task = greyTask(args[0] ? `glyphs-${set}` : 'glyphs', new FontGlyphs({ ...o, split: 'train' }), new FontGlyphs({ ...o, split: 'test' }));
       break;
+    }
+    case 'shapes':
+    case 'textures':
+    case 'fractals': {
+      const make = { shapes, textures, fractals }[kind];
+      const o = { seed: 0, cacheDir: spec.cacheDir };
+      // Fractals are a pre-training source: a smaller test split is enough to watch it.
+      task = greyTask(kind, make({ ...o, split: 'train' }), make({ ...o, split: 'test', perClass: kind === 'fractals' ? 20 : 100 }));
+      break;
+    }
     case 'imagefolder': {
       const root = arg(0, 'root');
       const testDir = ['val', 'test'].map((d) => join(root, d)).find((d) => existsSync(d));
@@ -124,7 +139,7 @@ export function openTask(spec: TaskSpec): Task {
       break;
     }
     default:
-      throw new Error(`unknown dataset "${spec.data}"; expected fashion-mnist, mnist:<root>, digits, glyphs, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name> or list:<root>:<train>:<test>`);
+      throw new Error(`unknown dataset "${spec.data}"; expected fashion-mnist, mnist:<root>, digits, glyphs[:<set>], shapes, textures, fractals, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name> or list:<root>:<train>:<test>`);
   }
   // Test labels by class name, not position (see data/classes.ts).
   const { test, absent } = matchClasses(task.train, task.test, `--data ${spec.data}`);

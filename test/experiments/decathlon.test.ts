@@ -60,3 +60,39 @@ test('decathlon-score of a runs folder: per method, mean accuracy over seeds per
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('scores against given baselines: the baseline earns 250, half its error 562.5, twice its error 0', () => {
+  const s = decathlonScore({ digits: 80, shapes: 90, textures: 60 }, { digits: 80, shapes: 80, textures: 80 });
+  assert.deepEqual(s.perDomain, { digits: 250, shapes: 562.5, textures: 0 });
+  assert.throws(() => decathlonScore({ glyphs: 70 }, { digits: 80 }), /no baseline accuracy for "glyphs"; the baselines have digits/);
+});
+
+test('decathlon-score --baseline finetune: baselines from the folder, per-seed scores and paired differences', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spottune-decathlon-'));
+  try {
+    const put = (method: string, data: string, seed: number, testAcc: number) => {
+      const run = join(dir, method, data, `seed${seed}`);
+      mkdirSync(run, { recursive: true });
+      writeFileSync(join(run, 'result.json'), JSON.stringify({ method, data, seed, testAcc }));
+    };
+    put('finetune', 'digits', 0, 78);
+    put('finetune', 'digits', 1, 82);
+    put('spottune', 'digits', 0, 90);
+    put('spottune', 'digits', 1, 80);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'decathlon-score', dir, '--baseline', 'finetune', '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [ft, st] = JSON.parse(r.stdout) as { method: string; score: number; perSeed: { mean: number; std: number }; vsBaseline?: { mean: number; std: number } }[];
+    // Baseline 80 % (the mean of 78 and 82): E_max = 40. Finetune's mean scores 250; its seeds 202.5 and 302.5.
+    assert.equal(ft.method, 'finetune');
+    assert.ok(Math.abs(ft.score - 250) < 1e-9 && Math.abs(ft.perSeed.mean - 252.5) < 1e-9);
+    // SpotTune: mean 85 % → 0.625·25² = 390.625; seeds 90 % → 562.5 and 80 % → 250; paired +360 and −52.5.
+    assert.ok(Math.abs(st.score - 390.625) < 1e-9, `S = ${st.score}`);
+    assert.ok(Math.abs(st.perSeed.mean - 406.25) < 1e-9 && Math.abs(st.perSeed.std - Math.SQRT2 * 156.25) < 1e-9);
+    assert.ok(Math.abs(st.vsBaseline!.mean - 153.75) < 1e-9 && Math.abs(st.vsBaseline!.std - Math.SQRT2 * 206.25) < 1e-9);
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'decathlon-score', dir, '--baseline', 'l2sp'], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--baseline l2sp: no runs of that method in the folder \(methods: finetune, spottune\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
