@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libgloo-dev                              # c10d Gloo headers (data-parallel training)
   python3-torch python3-torchvision        # the reference for fixtures and benchmarks
   python3-scipy                            # .mat fixtures
+  python3-pil                              # PIL: the reference image decoder (test/data/image_files.test.ts)
   python3-onnx                             # the official ONNX checker, for the exported models
   python3-protobuf                         # an independent reader of the TensorBoard event files
   dataset-fashion-mnist python3-sklearn    # offline data: Fashion-MNIST, UCI digits

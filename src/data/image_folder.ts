@@ -1,5 +1,9 @@
 // torchvision's ImageFolder: root/<class>/**/<image>, classes are the sorted folder names.
-import { readdirSync, statSync } from 'node:fs';
+// Links are followed (as torchvision does); a link back to a folder being walked is an error,
+// not an endless walk. Entries with an image name that cannot be followed (dangling links, link
+// loops) are listed like the rest: reading them reports why (image_file.ts), so check-data
+// finds them all and --skip-bad-images skips them.
+import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { FileDataset } from './dataset.js';
 import { IMAGE_EXTENSIONS, isImageFile } from './files.js';
@@ -17,12 +21,12 @@ export class ImageFolder extends FileDataset {
     } catch (e) {
       throw new Error(`ImageFolder: cannot read root folder ${root}: ${(e as Error).message}`);
     }
-    this.classes = entries.filter((name) => statSync(join(root, name)).isDirectory());
+    this.classes = entries.filter((name) => statOrNull(join(root, name))?.isDirectory());
     if (this.classes.length === 0) throw new Error(`ImageFolder: no class folders in ${root}`);
     this.paths = [];
     const labels: number[] = [];
     this.classes.forEach((name, label) => {
-      const files = imagesUnder(join(root, name));
+      const files = imagesUnder(join(root, name), root);
       if (files.length === 0) {
         throw new Error(`ImageFolder: class folder ${join(root, name)} has no images (extensions: ${IMAGE_EXTENSIONS.join(' ')})`);
       }
@@ -36,16 +40,36 @@ export class ImageFolder extends FileDataset {
 
 }
 
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null; // a dangling link or a link loop: not a folder
+  }
+}
+
 /** Image files under a folder, in torchvision's order: sorted(os.walk(dir)), then sorted names. */
-function imagesUnder(dir: string): string[] {
+function imagesUnder(dir: string, root: string): string[] {
   const folders: { dir: string; files: string[] }[] = [];
+  const walking = new Map<string, string>(); // real path → the folder being walked there
   const walk = (d: string): void => {
+    const real = realpathSync(d);
+    const ancestor = walking.get(real);
+    if (ancestor !== undefined) throw new Error(`ImageFolder ${root}: ${d} is a symbolic link loop (it leads back to ${ancestor}): remove the link`);
+    walking.set(real, d);
     const files: string[] = [];
-    for (const name of readdirSync(d)) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch (e) {
+      throw new Error(`ImageFolder ${root}: cannot read folder ${d}: ${(e as Error).message}`);
+    }
+    for (const name of names) {
       const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
+      if (statOrNull(p)?.isDirectory()) walk(p);
       else if (isImageFile(name)) files.push(p);
     }
+    walking.delete(real);
     folders.push({ dir: d, files: files.sort() });
   };
   walk(dir);

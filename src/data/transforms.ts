@@ -5,11 +5,13 @@
 // loader's per-sample Rng(seed, epoch, index) makes every augmentation reproducible.
 // A first step that is a crop-and-resize (Resize, CenterCrop, RandomResizedCrop) runs while a
 // file is decoded, in the same sharp call: the same pixels, about half the work.
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Image, Sample } from './dataset.js';
+import { BadImageError, checkRegion, convertChannels, decodeImage, readImageBytes, sharpRegion, type Region } from './image_file.js';
 import { imageSize } from './image_size.js';
 import type { Rng } from './rng.js';
+
+export { BadImageError, convertChannels, type Region };
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -20,16 +22,6 @@ export interface Chw {
   readonly channels: number;
   readonly height: number;
   readonly width: number;
-}
-
-/** A window of an image (top, left, height, width), resampled to outHeight × outWidth. */
-export interface Region {
-  readonly top: number;
-  readonly left: number;
-  readonly height: number;
-  readonly width: number;
-  readonly outHeight: number;
-  readonly outWidth: number;
 }
 
 export interface ImageTransform {
@@ -45,69 +37,32 @@ export interface ImageTransform {
 /** Decoding, then image transforms, then ToTensor + Normalize: what the loader runs per sample. */
 export type Pipeline = (sample: Sample, rng: Rng) => Promise<Chw>;
 
-/** Thrown when an image file cannot be decoded; the loader's skipBad skips exactly these. */
-export class BadImageError extends Error {
-  constructor(
-    readonly file: string,
-    reason: string,
-  ) {
-    super(`cannot decode image ${file}: ${reason}`);
-    this.name = 'BadImageError';
-  }
-}
-
-/** Decodes a file (JPEG, PNG, WebP, …) or takes in-memory pixels, as `channels` channels. */
+/** Decodes a file (JPEG, PNG, WebP, BMP, PPM, …) as PIL does, or takes in-memory pixels, as `channels` channels. */
 export async function decode(sample: Sample, channels: 1 | 3): Promise<Image> {
   if (sample.kind === 'image') return convertChannels(sample.image, channels);
-  return decodeFile(sample.path, sample.path, channels, null);
+  return decodeImage(sample.path, await readImageBytes(sample.path), channels, null, applyRegion);
 }
 
-/** Decodes `input` (a path, or the file's bytes), cropping and resizing to `region` if given. */
-async function decodeFile(file: string, input: string | Buffer, channels: 1 | 3, region: Region | null): Promise<Image> {
-  try {
-    // Alpha is dropped (like PIL's convert('RGB')); EXIF orientation is ignored, as in PIL.
-    // Converting at the start keeps the order of decode-then-transform: grey, then resize.
-    const colourspace = channels === 3 ? 'srgb' : 'b-w';
-    let s = sharp(input).removeAlpha().pipelineColourspace(colourspace);
-    if (region !== null) s = sharpRegion(s, region);
-    const { data, info } = await s
-      .toColourspace(colourspace)
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== channels) throw new Error(`decoded to ${info.channels} channels, expected ${channels}`);
-    return { data, width: info.width, height: info.height, channels };
-  } catch (e) {
-    throw new BadImageError(file, (e as Error).message);
-  }
-}
-
-/** Decodes a file and applies a crop-and-resize step in the same sharp call. */
+/** Decodes a file and applies a crop-and-resize step in the same sharp call where it can. */
 async function decodeWithRegion(file: string, channels: 1 | 3, step: ImageTransform, rng: Rng): Promise<Image> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw new BadImageError(file, (e as Error).message);
-  }
+  const bytes = await readImageBytes(file);
   const size = imageSize(bytes);
   const region = size && step.region!(size.width, size.height, rng);
-  if (region) return decodeFile(file, bytes, channels, region);
-  // An unrecognised header or a region that needs padding: decode, then run the step.
-  return step(await decodeFile(file, bytes, channels, null), rng);
-}
-
-/** Grey → RGB by replication; RGB → grey with ITU-R 601 luma, like PIL's convert('L'). */
-export function convertChannels(img: Image, channels: 1 | 3): Image {
-  if (img.channels === channels) return img;
-  const n = img.width * img.height;
-  const out = new Uint8Array(n * channels);
-  if (channels === 3) {
-    for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = img.data[i];
-  } else {
-    const d = img.data;
-    for (let i = 0; i < n; i++) out[i] = Math.round((d[3 * i] * 299 + d[3 * i + 1] * 587 + d[3 * i + 2] * 114) / 1000);
+  if (region) {
+    try {
+      checkRegion(region, size.width, size.height);
+    } catch (e) {
+      throw new BadImageError(file, (e as Error).message);
+    }
+    return decodeImage(file, bytes, channels, region, applyRegion);
   }
-  return { data: out, width: img.width, height: img.height, channels };
+  // An unrecognised header or a region that needs padding: decode, then run the step.
+  const img = await decodeImage(file, bytes, channels, null, applyRegion);
+  try {
+    return await step(img, rng);
+  } catch (e) {
+    throw new BadImageError(file, (e as Error).message);
+  }
 }
 
 type Size = number | [height: number, width: number];
@@ -136,15 +91,9 @@ export function crop(img: Image, top: number, left: number, height: number, widt
   return { data: out, width, height, channels: img.channels };
 }
 
-/** Adds a region's extract and resize to a sharp pipeline (bilinear, antialiased). */
-function sharpRegion(s: sharp.Sharp, r: Region): sharp.Sharp {
-  s = s.extract({ left: r.left, top: r.top, width: r.width, height: r.height });
-  if (r.outHeight === r.height && r.outWidth === r.width) return s;
-  return s.resize(r.outWidth, r.outHeight, { fit: 'fill', kernel: 'linear' });
-}
-
 /** Applies a region to decoded pixels: a copy when nothing is resampled, else sharp. */
 async function applyRegion(img: Image, r: Region): Promise<Image> {
+  checkRegion(r, img.width, img.height);
   const whole = r.top === 0 && r.left === 0 && r.height === img.height && r.width === img.width;
   if (r.outHeight === r.height && r.outWidth === r.width) return whole ? img : crop(img, r.top, r.left, r.height, r.width);
   const input = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
