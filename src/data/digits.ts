@@ -1,7 +1,7 @@
 // The UCI handwritten digits that scikit-learn ships (digits.csv.gz): 1,797 rows of 64 pixel
 // values (8×8, 0–16) and the digit. No split is given: use trainValSplit.
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { inflateBounded } from '../io/inflate.js';
 import { checkIndex, type Dataset, type Sample } from './dataset.js';
 import { MNIST_CLASSES } from './idx.js';
 
@@ -10,6 +10,8 @@ export const UCI_DIGITS_FILE = '/usr/lib/python3/dist-packages/sklearn/datasets/
 
 const SIDE = 8;
 const MAX_VALUE = 16;
+/** The gzip'd text is about 0.5 MB inflated; a stream of more than this is not the digits file. */
+const MAX_TEXT_BYTES = 64 * 2 ** 20;
 
 export class UciDigits implements Dataset {
   readonly classes = MNIST_CLASSES;
@@ -21,7 +23,7 @@ export class UciDigits implements Dataset {
     let text: string;
     try {
       const raw = readFileSync(file);
-      text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+      text = (file.endsWith('.gz') ? inflateBounded('gzip', raw, MAX_TEXT_BYTES, file, 'that a digits file may have') : raw).toString('utf8');
     } catch (e) {
       throw new Error(`UCI digits: cannot read ${file}: ${(e as Error).message}`);
     }

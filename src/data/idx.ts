@@ -3,8 +3,8 @@
 // each dimension as a big-endian uint32; the data follows and must fill the rest of the file.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { checkIndex, checkLabels, type Dataset, type Sample } from './dataset.js';
+import { inflateBounded, inflatePrefix } from '../io/inflate.js';
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
 export const FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist';
@@ -19,16 +19,18 @@ export interface IdxArray {
   readonly data: Uint8Array;
 }
 
-/** Reads an unsigned-byte IDX file (`.gz` is decompressed), checking the header against the size. */
-export function readIdx(file: string): IdxArray {
-  let bytes: Uint8Array = readFileSync(file);
-  if (file.endsWith('.gz')) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
-    }
-  }
+/** The largest IDX data read (Node's buffers stop at 4 GiB; the datasets here are < 50 MB). */
+const MAX_IDX_BYTES = 2 ** 31;
+
+interface IdxHeader {
+  dims: number[];
+  headerSize: number;
+  /** Bytes of data the header declares. */
+  dataSize: number;
+}
+
+/** Parses an IDX header from the first bytes of the (inflated) file. */
+function idxHeader(bytes: Uint8Array, file: string): IdxHeader {
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new Error(`${file}: not an IDX file (bad magic number)`);
   if (bytes[2] !== UBYTE) throw new Error(`${file}: IDX data type 0x${bytes[2].toString(16)} is not supported, expected 0x08 (unsigned byte)`);
   const ndim = bytes[3];
@@ -36,10 +38,25 @@ export function readIdx(file: string): IdxArray {
   if (bytes.length < headerSize) throw new Error(`${file}: truncated IDX header (${ndim} dimensions need ${headerSize} bytes, file has ${bytes.length})`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims = Array.from({ length: ndim }, (_, k) => view.getUint32(4 + 4 * k, false));
-  const expected = dims.reduce((a, b) => a * b, 1);
+  const dataSize = dims.reduce((a, b) => a * b, 1);
+  if (dataSize > MAX_IDX_BYTES) throw new Error(`${file}: IDX header says ${dims.join('×')} = ${dataSize} bytes of data, more than the ${MAX_IDX_BYTES} this reader accepts`);
+  return { dims, headerSize, dataSize };
+}
+
+/**
+ * Reads an unsigned-byte IDX file, checking the header against the size. A `.gz` file is
+ * inflated only up to the size its header declares: a longer stream is an error, not gigabytes.
+ */
+export function readIdx(file: string): IdxArray {
+  let bytes: Uint8Array = readFileSync(file);
+  if (file.endsWith('.gz')) {
+    const { headerSize, dataSize } = idxHeader(inflatePrefix('gzip', bytes, 4 + 4 * 255, file), file);
+    bytes = inflateBounded('gzip', bytes, headerSize + dataSize, file, 'that its IDX header declares');
+  }
+  const { dims, headerSize, dataSize } = idxHeader(bytes, file);
   const actual = bytes.length - headerSize;
-  if (actual !== expected) {
-    throw new Error(`${file}: IDX header says ${dims.join('×')} = ${expected} bytes of data, but the file has ${actual}`);
+  if (actual !== dataSize) {
+    throw new Error(`${file}: IDX header says ${dims.join('×')} = ${dataSize} bytes of data, but the file has ${actual}`);
   }
   return { dims, data: bytes.subarray(headerSize) };
 }

@@ -4,7 +4,7 @@
 // cell arrays and struct arrays, compressed (miCOMPRESSED) or not, little- or big-endian.
 // Every read is bounds-checked; errors name the file and the variable path.
 import { readFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
+import { inflateBounded, inflatePrefix } from '../io/inflate.js';
 
 export type MatNumericClass = 'double' | 'single' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
 export type MatNumericData =
@@ -135,12 +135,14 @@ export function parseMat(bytes: Uint8Array, file: string): Map<string, MatValue>
     let matrix: Element;
     let reader: Reader;
     if (el.type === miCOMPRESSED) {
-      let inflated: Uint8Array;
-      try {
-        inflated = inflateSync(el.data);
-      } catch (e) {
-        throw new Error(`${file}: corrupt compressed data element at byte ${el.start}: ${(e as Error).message}`);
-      }
+      // Inflated no further than the size the element's own tag declares.
+      const where = `${file}: compressed data element at byte ${el.start}`;
+      const tag = inflatePrefix('zlib', el.data, 8, where);
+      if (tag.length < 8) throw new Error(`${where}: inflates to ${tag.length} bytes, less than an element tag`);
+      const tagView = new DataView(tag.buffer, tag.byteOffset, 8);
+      const small = tagView.getUint32(0, r.little) >>> 16 !== 0; // the small-element format: data in the tag
+      const declared = small ? 8 : 8 + Math.ceil(tagView.getUint32(4, r.little) / 8) * 8;
+      const inflated: Uint8Array = inflateBounded('zlib', el.data, declared, where, 'that its element tag declares');
       reader = new Reader(inflated, r.little, file);
       matrix = reader.element(0, inflated.length, `compressed element at byte ${el.start}`);
     } else {

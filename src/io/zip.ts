@@ -3,6 +3,7 @@
 // real size before anything is read or allocated, and every entry's CRC-32 is verified.
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { crc32, inflateRawSync } from 'node:zlib';
+import { MAX_DEFLATE_RATIO } from './inflate.js';
 import { readAt } from './file.js';
 
 const LOCAL_HEADER = 0x04034b50;
@@ -16,8 +17,6 @@ const PAD_EXTRA = 0x4246; // 'FB'
 const ALIGNMENT = 64;
 const U32_MAX = 0xffffffff;
 const U16_MAX = 0xffff;
-// Deflate cannot expand data by more than 1032:1, so a larger declared size is a lie.
-const MAX_DEFLATE_RATIO = 1032;
 
 export interface ZipEntry {
   name: string;
@@ -208,6 +207,7 @@ export class ZipReader {
 }
 
 function inflate(compressed: Uint8Array, entry: ZipEntry, where: string): Uint8Array {
+  // Deflate cannot expand data by more than 1032:1, so a larger declared size is a lie.
   if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
     throw new Error(`${where}: claims ${entry.size} bytes from ${entry.compressedSize} compressed bytes, beyond what deflate can do`);
   }
