@@ -22,14 +22,18 @@ function spotTune(make: () => Backbone, agentInputSize?: number): SpotTuneModel 
   return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, useGlobalK: false });
 }
 
+/** The precision of the timed children's forward passes (`--precision bf16`): fp32 or autocast to bf16. */
+const precision = process.argv.includes('--precision') ? process.argv[process.argv.indexOf('--precision') + 1] : 'fp32';
+if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`--precision: expected fp32 or bf16, got ${precision}`);
+const forward = <T>(fn: () => T): T => (precision === 'bf16' ? torch.autocast(fn, { device: 'cpu', dtype: 'bfloat16' }) : fn());
+
 function trainStep(model: SpotTuneModel, images: torch.Tensor, labels: torch.Tensor): () => void {
   const [netGroup, agentGroup] = model.paramGroups();
   const opt = new SGD(netGroup.params, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
   const optAgent = new SGD(agentGroup.params, { lr: 0.01, momentum: 0.9, weightDecay: 1e-3 });
   model.setTraining(true);
   return () => torch.tidy(() => {
-    const out = model.forwardTrain(images);
-    const loss = torch.crossEntropy(out.logits, labels);
+    const loss = forward(() => torch.crossEntropy(model.forwardTrain(images).logits, labels));
     opt.zeroGrad();
     optAgent.zeroGrad();
     loss.backward();

@@ -2,6 +2,7 @@
 // grad mode, seeds and RNG state, threads, memory. Every ATen operator goes
 // through the generic dispatcher path in ops.cc instead.
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <torch/version.h>
@@ -167,6 +168,58 @@ FN(setGradEnabled) {
 }
 FN(isGradEnabled) { ENV; return Napi::Boolean::New(env, c10::GradMode::is_enabled()); }
 
+// ---- autocast: the AutocastCPU / AutocastCUDA dispatch keys of the calling thread ----
+// libtorch 2.4 replaced the per-device functions by ones taking the device type.
+at::DeviceType autocastDevice(Napi::Env env, const Napi::Value& v) {
+  const std::string d = v.As<Napi::String>().Utf8Value();
+  if (d == "cpu") return at::kCPU;
+  if (d == "cuda") return at::kCUDA;
+  throw Napi::Error::New(env, "autocast: device type must be 'cpu' or 'cuda', got '" + d + "'");
+}
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocastEnabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+at::ScalarType autocastDtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+void applyAutocast(at::DeviceType d, bool on, at::ScalarType t) {
+  at::autocast::set_autocast_enabled(d, on);
+  at::autocast::set_autocast_dtype(d, t);
+}
+#else
+bool autocastEnabled(at::DeviceType d) { return d == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
+at::ScalarType autocastDtype(at::DeviceType d) { return d == at::kCPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype(); }
+void applyAutocast(at::DeviceType d, bool on, at::ScalarType t) {
+  if (d == at::kCPU) {
+    at::autocast::set_cpu_enabled(on);
+    at::autocast::set_autocast_cpu_dtype(t);
+  } else {
+    at::autocast::set_enabled(on);
+    at::autocast::set_autocast_gpu_dtype(t);
+  }
+}
+#endif
+// autocastState(device) -> [enabled, dtype code]
+FN(autocastState) {
+  ENV;
+  ST_TRY
+  const at::DeviceType d = autocastDevice(env, info[0]);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Boolean::New(env, autocastEnabled(d)));
+  out.Set(1u, Napi::Number::New(env, int(autocastDtype(d))));
+  return out;
+  ST_CATCH(env)
+}
+// setAutocast(device, enabled, dtype code, entering): like torch.autocast's __enter__/__exit__,
+// counts nesting and drops the cache of cast weights when the outermost scope is left.
+FN(setAutocast) {
+  ENV;
+  ST_TRY
+  const at::DeviceType d = autocastDevice(env, info[0]);
+  applyAutocast(d, info[1].ToBoolean(), scalarTypeFromJs(env, info[2]));
+  if (info[3].ToBoolean()) at::autocast::increment_nesting();
+  else if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  return env.Undefined();
+  ST_CATCH(env)
+}
+
 // ---- random numbers ----
 FN(manualSeed) {
   ENV;
@@ -291,6 +344,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(backward);
   EXPORT(setGradEnabled);
   EXPORT(isGradEnabled);
+  EXPORT(autocastState);
+  EXPORT(setAutocast);
   EXPORT(manualSeed);
   EXPORT(getRngState);
   EXPORT(setRngState);

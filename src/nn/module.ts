@@ -4,9 +4,6 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Parameter } from './parameter.js';
-import { op } from '../torch/ops.js';
-
-const setData = op('set_data');
 
 // `any` lets a container hold modules of every forward signature.
 export type AnyModule = Module<any[], unknown>;
@@ -212,7 +209,21 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   toChannelsLast(): this {
     torch.tidy(() => {
       for (const t of [...this.parameters(), ...this.buffers()]) {
-        if (t.ndim === 4) torch.noGrad(() => setData.call([t.handle, t.contiguous(torch.memoryFormat.channelsLast).handle]));
+        if (t.ndim === 4) torch.noGrad(() => torch.setData_(t, t.contiguous(torch.memoryFormat.channelsLast)));
+      }
+    });
+    return this;
+  }
+
+  /**
+   * Moves every parameter and buffer to a device ('cpu', 'cuda', 'cuda:1'), like PyTorch's
+   * module.to(device): tensor identities (so optimizers built afterwards or before see the
+   * same objects), layouts, dtypes and state-dict keys are unchanged.
+   */
+  to(device: string): this {
+    torch.tidy(() => {
+      for (const t of [...this.parameters(), ...this.buffers()]) {
+        torch.noGrad(() => torch.setData_(t, t.to(device)));
       }
     });
     return this;

@@ -5,10 +5,7 @@
 //   p = p - lr·g
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { op } from '../torch/ops.js';
 import { Optimizer, type GroupOptions, type ParamGroup, type ParamGroupInit } from './optimizer.js';
-
-const sgdUpdate = op('spottune::sgd_update_');
 
 export interface SGDOptions extends GroupOptions {
   momentum: number;
@@ -36,8 +33,8 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
   protected update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>): void {
     const buf = g.momentum !== 0 ? this.stateOf(p).momentumBuffer : undefined;
     if (buf !== undefined) {
-      // The usual step: one pass over memory in the addon (native/src/sgd.cc), same arithmetic.
-      sgdUpdate.call([p.handle, grad.handle, buf.handle, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov]);
+      // The usual step: one pass over memory on the CPU (native/src/kernels/sgd.cc), same arithmetic.
+      torch.sgdUpdate_(p, grad, buf, g);
       return;
     }
     let d = g.weightDecay !== 0 ? grad.add(p, g.weightDecay) : grad;

@@ -24,6 +24,9 @@ export function gumbelSoftmax(logits: Tensor, tau: number): Tensor {
  * index is sampled; it only shapes the gradient.
  */
 export function gumbelSoftmaxHard(logits: Tensor, tau: number): Tensor {
+  // Sampled in float32 even under mixed precision: bfloat16 logits plus noise would tie and
+  // round, and the decisions must stay exactly 0/1.
+  if (logits.dtype === 'bfloat16' || logits.dtype === 'float16') logits = logits.float();
   const soft = gumbelSoftmax(logits, tau);
   const hard = torch.oneHot(soft.argmax(-1), logits.shape[logits.ndim - 1]).to(soft.dtype);
   return hard.sub(soft.detach()).add(soft);

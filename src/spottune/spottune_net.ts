@@ -7,9 +7,6 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { BatchNorm2d, Conv2d, Linear, Module, Sequential } from '../nn/index.js';
 import type { Backbone, ResidualBlock } from '../models/index.js';
-import { op } from '../torch/ops.js';
-
-const mix = op('spottune::mix');
 
 export interface SpotTuneNetOptions {
   /**
@@ -62,8 +59,7 @@ export class SpotTuneNet extends Module<[Tensor, Tensor], Tensor> {
       const m = decisions.select(1, l).view(-1, 1, 1, 1);
       const frozen = this.frozen.at(l).forward(h);
       const tuned = this.net.blocks[l].forward(h);
-      // (1 − m)·frozen + m·tuned: lerp forward, one-pass backward (native/src/mix.cc)
-      h = mix.t(frozen.handle, tuned.handle, m.handle);
+      h = torch.spotTuneMix(frozen, tuned, m);
     }
     return this.net.head(h);
   }

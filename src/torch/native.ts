@@ -37,6 +37,10 @@ export interface Native {
   backward(h: Handle, gradient: Handle | undefined, retainGraph: boolean | undefined): void;
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
+  /** [enabled, dtype code] of autocast for a device type ('cpu' | 'cuda') in this thread. */
+  autocastState(device: string): [boolean, number];
+  /** Sets autocast for a device type; entering counts nesting, leaving the outermost clears the cast cache. */
+  setAutocast(device: string, enabled: boolean, dtype: number, entering: boolean): void;
   manualSeed(seed: number | bigint): void;
   getRngState(): Handle;
   setRngState(h: Handle): void;

@@ -264,7 +264,7 @@ const one = (p: Pair, v: number) => (typeof p === 'number' ? p === v : p[0] === 
 let winograd = process.env.SPOTTUNE_WINOGRAD !== '0';
 /**
  * Whether 3×3, stride-1, padding-1 convolutions without bias use the addon's Winograd kernel
- * (native/src/winograd.cc: a quarter of the multiplications, results equal to direct
+ * (native/src/kernels/winograd.cc: a quarter of the multiplications, results equal to direct
  * convolution within float32 rounding, ~1e-6 relative). On by default; SPOTTUNE_WINOGRAD=0
  * turns it off at start-up. Cases the kernel does not cover fall back to aten::conv2d.
  */
@@ -322,3 +322,5 @@ export const toDtype = (x: Tensor, dtype: DType) => op('to.dtype').t(H(x), dtype
 export const toDevice = (x: Tensor, device: string) => op('to.dtype_layout').t(H(x), undefined, undefined, device);
 export const clone = (x: Tensor) => op('clone').t(H(x));
 export const detach = (x: Tensor) => op('detach').t(H(x));
+/** Points t at src's data (like PyTorch's `t.data = src`): t keeps its identity, autograd leaf status and gradient flag. */
+export const setData_ = (t: Tensor, src: Tensor) => inplaceCall('set_data')(t, H(src));

@@ -1,12 +1,11 @@
-// spottune::mix (native/src/mix.cc), the branch mixing: forward equals lerp, its one-pass
+// torch.spotTuneMix (native/src/kernels/mix.cc on the CPU), the branch mixing: forward equals lerp, its one-pass
 // backward equals autograd's lerp backward, in the channels-last fast case and otherwise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { op } from '../../src/torch/ops.js';
 
-const mix = (f: Tensor, t: Tensor, m: Tensor) => op('spottune::mix').t(f.handle, t.handle, m.handle);
+const mix = torch.spotTuneMix;
 const maxDiff = (a: Tensor, b: Tensor) => a.sub(b).abs().max().item() as number;
 
 function compare(f0: Tensor, t0: Tensor, decisions: Tensor, what: string): void {

@@ -1,4 +1,4 @@
-// The Winograd F(4×4, 3×3) convolution (native/src/winograd.cc) against libtorch's direct
+// The Winograd F(4×4, 3×3) convolution (native/src/kernels/winograd.cc) against libtorch's direct
 // convolution in float64: forward, input gradient and weight gradient, over shapes that
 // exercise partial tiles, channel counts that are not multiples of 16, and layouts.
 import { test } from 'node:test';

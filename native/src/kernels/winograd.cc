@@ -24,7 +24,7 @@
 
 #include <algorithm>
 
-#include "common.h"
+#include "../common.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

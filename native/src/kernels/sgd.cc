@@ -14,7 +14,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "common.h"
+#include "../common.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

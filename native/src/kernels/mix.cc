@@ -15,7 +15,7 @@
 
 #include <algorithm>
 
-#include "common.h"
+#include "../common.h"
 
 namespace st {
 namespace {
