@@ -148,6 +148,24 @@ FN(setGrad) {
   return env.Undefined();
   ST_CATCH(env)
 }
+// moveTo(t, device): the handle now holds t moved to the device, detached, with t's gradient flag
+// (like PyTorch's module.to(), which makes new Parameters when set_data cannot cross devices,
+// e.g. CPU to meta); the JS object, so every module and optimizer reference, stays the same.
+FN(moveTo) {
+  ENV;
+  ST_TRY
+  Box* b = boxOf(info[0]);
+  at::Tensor& t = T(0);
+  at::Tensor moved = t.detach().to(c10::Device(info[1].As<Napi::String>().Utf8Value()));
+  if (moved.is_same(t)) return env.Undefined();
+  if (t.requires_grad()) moved.requires_grad_(true);
+  if (b->reported) Napi::MemoryManagement::AdjustExternalMemory(env, -b->reported);
+  b->t = std::move(moved);
+  b->reported = reportedBytes(b->t);
+  if (b->reported) Napi::MemoryManagement::AdjustExternalMemory(env, b->reported);
+  return env.Undefined();
+  ST_CATCH(env)
+}
 FN(isLeaf) { ENV; return Napi::Boolean::New(env, T(0).is_leaf()); }
 // backward(t, gradient?, retainGraph?)
 FN(backward) {
@@ -341,6 +359,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(grad);
   EXPORT(setGrad);
   EXPORT(isLeaf);
+  EXPORT(moveTo);
   EXPORT(backward);
   EXPORT(setGradEnabled);
   EXPORT(isGradEnabled);

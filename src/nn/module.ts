@@ -221,11 +221,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * same objects), layouts, dtypes and state-dict keys are unchanged.
    */
   to(device: string): this {
-    torch.tidy(() => {
-      for (const t of [...this.parameters(), ...this.buffers()]) {
-        torch.noGrad(() => torch.setData_(t, t.to(device)));
-      }
-    });
+    for (const t of [...this.parameters(), ...this.buffers()]) t.moveTo_(device);
     return this;
   }
 

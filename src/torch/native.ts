@@ -34,6 +34,7 @@ export interface Native {
   grad(h: Handle): Handle | undefined;
   setGrad(h: Handle, g: Handle | undefined): void;
   isLeaf(h: Handle): boolean;
+  moveTo(h: Handle, device: string): void;
   backward(h: Handle, gradient: Handle | undefined, retainGraph: boolean | undefined): void;
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;

@@ -122,6 +122,15 @@ export class Tensor {
   cpu(): Tensor { return F.toDevice(this, 'cpu'); }
   cuda(index = 0): Tensor { return F.toDevice(this, `cuda:${index}`); }
   clone(): Tensor { return F.clone(this); }
+  /**
+   * Moves this tensor to a device in place: the same object afterwards holds the moved data,
+   * detached, with its requiresGrad flag (what module.to(device) does to parameters and buffers).
+   */
+  moveTo_(device: string): this {
+    native().moveTo(this.handle, device);
+    this.cachedShape = undefined;
+    return this;
+  }
   contiguous(format?: number): Tensor { return F.contiguous(this, format); }
 
   // ---------- views ----------

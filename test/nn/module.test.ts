@@ -182,3 +182,19 @@ test('toChannelsLast keeps values, identities and state-dict bytes; SGD updates 
     assert.ok(w.detach().sub(ref.detach()).abs().max().item() < 1e-6);
   });
 });
+
+test('module.to(device) keeps every parameter and buffer object and its gradient flag; to its own device changes nothing', () => {
+  torch.tidy(() => {
+    torch.manualSeed(4);
+    const m = new nn.Sequential(new nn.Conv2d(3, 8, 3), new nn.BatchNorm2d(8));
+    m.parameters()[1].freeze();
+    const before = [...m.parameters(), ...m.buffers()];
+    const values = before.map((t) => t.clone());
+    m.to('cpu');
+    before.forEach((t, i) => assert.equal(t.sub(values[i]).abs().max().item(), 0, `value ${i} changed`));
+    m.to('meta');
+    const after = [...m.parameters(), ...m.buffers()];
+    assert.ok(after.every((t, i) => t === before[i] && t.device === 'meta' && t.shape.join() === values[i].shape.join() && t.dtype === values[i].dtype));
+    assert.deepEqual(m.parameters().map((p) => [p.requiresGrad, p.isLeaf]), [[true, true], [false, true], [true, true], [true, true]]);
+  });
+});
