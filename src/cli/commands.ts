@@ -5,7 +5,7 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { writeWeights } from '../io/tensors.js';
 import { Rng } from '../data/rng.js';
-import { DataLoader } from '../data/index.js';
+import { BadImageError, DataLoader } from '../data/index.js';
 import { listStrategies } from '../spottune/index.js';
 import type { SpotTuneModel, TrainModel } from '../spottune/index.js';
 import { buildRun, evaluate, train, type RunResult } from '../train/engine.js';
@@ -38,6 +38,7 @@ export async function trainCommand(partial: Partial<TrainConfig> & Pick<TrainCon
   const progress = new Progress(config.epochs, o.quiet === true || o.json === true || !main);
   try {
     const r = await train(config, output, { resume: o.resume, distributed, callbacks: { onBatchEnd: (b) => progress.batch(b), onEpochEnd: (m) => progress.epoch(m), onWarning: (w) => process.stderr.write(`spottune: warning: ${w}\n`) } });
+    if (main && r.badImages?.length) process.stderr.write(`spottune: ${r.badImages.length} image files could not be read and were skipped (listed in ${output}/result.json)\n`);
     if (main) report(r, o, `; run in ${output}${distributed ? ` (${distributed.worldSize} processes)` : ''}`);
     return r;
   } finally {
@@ -99,13 +100,21 @@ export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?:
   model.dispose();
 }
 
+/** Classifies each image; one that cannot be read is reported and skipped, and the exit status is then 1. */
 export async function predictCommand(images: string[], dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last' }): Promise<void> {
-  for (const f of images) if (!existsSync(f)) throw new Error(`image not found: ${f}`);
   const { task, model } = loadRun(dir, o.checkpoint ?? 'best');
   model.setTraining(false);
-  const rows: { image: string; class: string; confidence: number; policy: number[] }[] = [];
+  const rows: ({ image: string; class: string; confidence: number; policy: number[] } | { image: string; error: string })[] = [];
   for (const image of images) {
-    const chw = await task.fileTransform({ kind: 'file', path: image }, new Rng(0));
+    let chw;
+    try {
+      chw = await task.fileTransform({ kind: 'file', path: image }, new Rng(0));
+    } catch (e) {
+      if (!(e instanceof BadImageError)) throw e;
+      rows.push({ image, error: e.reason });
+      if (!o.json) process.stderr.write(`spottune: ${e.message}\n`);
+      continue;
+    }
     torch.tidy(() => {
       const x = torch.tensor(chw.data, { shape: [1, chw.channels, chw.height, chw.width] });
       const out = model.forwardEval(x);
@@ -114,9 +123,14 @@ export async function predictCommand(images: string[], dir: string, o: OutputOpt
       rows.push({ image, class: task.classes[k], confidence: p.select(1, k).item(), policy: out.decisions.toArray() });
     });
   }
-  if (o.json) console.log(JSON.stringify(rows));
-  else for (const r of rows) console.log(`${r.image}: ${r.class} (${(100 * r.confidence).toFixed(1)}%)  policy ${r.policy.map((d) => (d > 0.5 ? 'F' : '·')).join('')}  (F = fine-tuned block, · = frozen)`);
   model.dispose();
+  if (o.json) console.log(JSON.stringify(rows));
+  else for (const r of rows) if (!('error' in r)) console.log(`${r.image}: ${r.class} (${(100 * r.confidence).toFixed(1)}%)  policy ${r.policy.map((d) => (d > 0.5 ? 'F' : '·')).join('')}  (F = fine-tuned block, · = frozen)`);
+  const bad = rows.filter((r) => 'error' in r).length;
+  if (bad > 0) {
+    process.stderr.write(`spottune: ${bad} of ${images.length} images could not be read\n`);
+    process.exitCode = 1;
+  }
 }
 
 export function methodsCommand(): void {

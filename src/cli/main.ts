@@ -37,6 +37,7 @@ function trainFlags(c: Command): Command {
     .option('--seed <n>', 'seed of initialisation, data order, augmentation and sampling', int('--seed'), 0)
     .option('--eval-every <n>', 'evaluate on the test set every n epochs (and after the last)', int('--eval-every'), 1)
     .option('--skip-nonfinite', 'skip batches whose loss is NaN/Inf instead of stopping')
+    .option('--skip-bad-images', 'skip and count image files that cannot be read instead of stopping (list them first: spottune check-data)')
     .option('--threads <n>', 'libtorch threads (default: all cores)', int('--threads'))
     .option('--nproc <n>', 'data-parallel: run n processes on this machine (--batch-size stays the global batch)', int('--nproc'))
     .option('--rank <r>', 'data-parallel: this process\'s rank (set by --nproc; by hand across machines; torchrun and PyTorchJob set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead)', int('--rank'))
@@ -57,6 +58,7 @@ function configFrom(f: Flags) {
     momentum: f.momentum as number, weightDecay: f.weightDecay as number, schedule: f.schedule as 'multistep', milestones: f.milestones as number[] | undefined,
     gamma: f.gamma as number, warmupEpochs: f.warmupEpochs as number, labelSmoothing: f.labelSmoothing as number, seed: f.seed as number,
     evalEvery: f.evalEvery as number, skipNonFinite: f.skipNonfinite === true,
+    skipBadImages: f.skipBadImages === true ? true : undefined,
   };
 }
 
@@ -161,6 +163,19 @@ program.command('eval')
     await evalCommand(run, { checkpoint: f.checkpoint as 'best', routing: f.routing as string | undefined, routed: f.routed as boolean, json: f.json === true });
   });
 
+program.command('check-data')
+  .description('read every image of a dataset (both splits, on all cores) and list each one that cannot be used, with why')
+  .requiredOption('--data <spec>', 'the dataset, as for train')
+  .option('--image-size <n>', 'input side for natural-image datasets', int('--image-size'))
+  .option('--quiet', 'no progress output')
+  .option('--json', 'print JSON')
+  .action(async (f: Flags) => {
+    // sharp decodes on libuv's thread pool (4 threads by default): one per core, set before its first use.
+    process.env.UV_THREADPOOL_SIZE ??= String((await import('node:os')).availableParallelism());
+    const { checkDataCommand } = await import('./check_data_command.js');
+    await checkDataCommand({ data: f.data as string, imageSize: f.imageSize as number | undefined, quiet: f.quiet === true, json: f.json === true });
+  });
+
 program.command('predict')
   .description('classify images with a trained run, showing the per-block policy')
   .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
@@ -214,11 +229,12 @@ program.command('sweep')
   .option('--lr <x>', 'learning rate of the network', num('--lr'))
   .option('--lr-agent <x>', 'learning rate of the policy network', num('--lr-agent'))
   .option('--eval-every <n>', 'evaluate every n epochs (and after the last)', int('--eval-every'))
+  .option('--skip-bad-images', 'skip and count image files that cannot be read (see check-data)')
   .option('--output <dir>', 'sweep folder (default runs/<config name>)')
   .option('--jobs <n>', 'runs at a time, each a child process', int('--jobs'), 1)
   .option('--threads <n>', 'libtorch threads per run (default: cores / jobs)', int('--threads'))
   .action(async (f: Flags) => {
-    const keys = ['arch', 'width', 'weights', 'perClass', 'epochs', 'batchSize', 'lr', 'lrAgent', 'evalEvery'];
+    const keys = ['arch', 'width', 'weights', 'perClass', 'epochs', 'batchSize', 'lr', 'lrAgent', 'evalEvery', 'skipBadImages'];
     const base = Object.fromEntries(keys.filter((k) => f[k] !== undefined).map((k) => [k, f[k]]));
     const { sweepCommand } = await import('../experiments/commands.js');
     await sweepCommand({

@@ -122,7 +122,7 @@ export class DataLoader {
         } catch (e) {
           if (this.skipBad && e instanceof BadImageError) {
             this.skipped++;
-            this.badFiles.set(e.file, e.message);
+            this.badFiles.set(e.file, e.reason);
             return null;
           }
           if (e instanceof BadImageError) throw e;

@@ -41,7 +41,7 @@ export interface Job {
 
 const TOP_FIELDS = ['sources', 'base', 'methods', 'datasets', 'seeds', 'perMethod', 'perDataset', 'description'];
 const TRAIN_FIELDS = [
-  ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize',
+  ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize', 'skipBadImages',
 ];
 const STRATEGY_FIELDS = Object.keys(defaultStrategyOptions).concat('tauAnneal', 'agentInputSize', 'evalSamples', 'agentBias', 'warmupMixed');
 

@@ -36,6 +36,8 @@ export interface TrainConfig {
   evalEvery: number;
   /** Stop with an error when the loss is NaN/Inf (default), or skip that batch. */
   skipNonFinite: boolean;
+  /** Skip (and count) image files that cannot be read instead of stopping; see check-data. */
+  skipBadImages?: boolean;
   strategy: StrategyOptions;
 }
 
@@ -92,6 +94,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0 || c.warmupEpochs >= c.epochs) bad('warmupEpochs', `an integer in [0, epochs)`, c.warmupEpochs);
   if (!Number.isSafeInteger(c.seed)) bad('seed', 'an integer', c.seed);
   if (!Number.isInteger(c.evalEvery) || c.evalEvery < 1) bad('evalEvery', 'a positive integer', c.evalEvery);
+  if (c.skipBadImages !== undefined && typeof c.skipBadImages !== 'boolean') bad('skipBadImages', 'true or false', c.skipBadImages);
   if (c.perClass !== undefined && (!Number.isInteger(c.perClass) || c.perClass < 1)) bad('perClass', 'a positive integer', c.perClass);
   if (c.method === 'finetune-deeper' && (!c.deeperArch || !c.deeperWeights)) bad('deeperArch/deeperWeights', 'both set for finetune-deeper', [c.deeperArch, c.deeperWeights]);
   validateStrategy(c.strategy, bad);

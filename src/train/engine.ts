@@ -35,6 +35,8 @@ export interface EpochMetrics {
   imagesPerSec: number;
   seconds: number;
   skippedBatches: number;
+  /** With skipBadImages: image files skipped this epoch (training and test). */
+  skippedImages?: number;
   /** Methods with a policy network: its statistics on this epoch's training images and at evaluation. */
   policy?: { train: PolicyStats; test: PolicyStats | null };
 }
@@ -60,6 +62,8 @@ export interface RunResult {
   trainSeconds: number;
   imagesPerSec: number;
   trainableParams: number;
+  /** With skipBadImages: every image file skipped, with why. */
+  badImages?: { path: string; reason: string }[];
 }
 
 export interface BatchInfo {
@@ -258,8 +262,9 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   // With --skip-nonfinite, a skipped batch's forward pass must not leave NaN in batch-norm statistics.
   const buffers = config.skipNonFinite ? model.module.buffers() : [];
   const lastGood = () => (existsSync(lastPath) ? `the last good checkpoint is ${lastPath}` : 'no checkpoint was written yet');
-  const trainOptions = { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize };
-  const testOptions = { batchSize: Math.max(config.batchSize, 128) };
+  const skipBad = config.skipBadImages === true;
+  const trainOptions = { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize, skipBad };
+  const testOptions = { batchSize: Math.max(config.batchSize, 128), skipBad };
   const trainLoader = dist ? dist.trainLoader(task.train, task.trainTransform, trainOptions) : new DataLoader(task.train, task.trainTransform, trainOptions);
   const testLoader = dist ? dist.evalLoader(task.test, task.evalTransform, testOptions) : new DataLoader(task.test, task.evalTransform, testOptions);
   const numClasses = task.classes.length;
@@ -287,6 +292,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   let trainSeconds = history.reduce((s, m) => s + m.seconds, 0);
   for (let epoch = start; epoch < config.epochs; epoch++) {
     model.startEpoch?.(epoch);
+    const skippedBefore = trainLoader.skipped + testLoader.skipped;
     dist?.startEpoch(config.seed, epoch);
     model.setTraining(true);
     const t0 = performance.now();
@@ -371,6 +377,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       imagesPerSec: seen / seconds,
       seconds,
       skippedBatches: skipped,
+      ...(skipBad ? { skippedImages: trainLoader.skipped + testLoader.skipped - skippedBefore } : {}),
       ...(policy.result().images > 0 ? { policy: { train: policy.result(), test: ev?.policy ?? null } } : {}),
     };
     // The checkpoint holds the metrics too: a crash before metrics.jsonl is rewritten loses nothing.
@@ -412,6 +419,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     trainSeconds,
     imagesPerSec: final ? final.imagesPerSec : 0,
     trainableParams: model.paramGroups().reduce((s, g) => s + g.params.reduce((a, p) => a + p.numel, 0), 0),
+    ...(skipBad ? { badImages: [...trainLoader.badFiles, ...testLoader.badFiles].map(([path, reason]) => ({ path, reason })) } : {}),
   };
   if (main) writeJson(join(output, 'result.json'), result);
   await o.callbacks?.onTrainEnd?.({ task, model });
