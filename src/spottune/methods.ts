@@ -36,9 +36,10 @@ function l2sp(ctx: StrategyContext): TrainModel {
     net.namedParameters().filter(([n, p]) => covered(n, p)).map(([, p]) => [p, torch.keep(p.detach().clone())]),
   );
   const regularizer = () => {
-    let penalty = torch.zeros([]);
+    const device = [...head][0].device; // read per call: the run may move the model after building it
+    let penalty = torch.zeros([], { device });
     for (const [p, p0] of anchored) penalty = penalty.add(p.sub(p0).square().sum());
-    let headPenalty = torch.zeros([]);
+    let headPenalty = torch.zeros([], { device });
     for (const p of head) headPenalty = headPenalty.add(p.square().sum());
     return penalty.mul(alpha / 2).add(headPenalty.mul(beta / 2));
   };

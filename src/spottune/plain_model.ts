@@ -36,16 +36,16 @@ export class PlainModel implements TrainModel {
     for (const m of this.o.frozen) m.eval();
   }
 
-  private decisions(batch: number): Tensor {
-    return torch.tensor(this.tunedBlocks.map(Number)).expand(batch, this.numBlocks);
+  private decisions(x: Tensor): Tensor {
+    return torch.tensor(this.tunedBlocks.map(Number), { device: x.device }).expand(x.shape[0], this.numBlocks);
   }
 
   forwardTrain(x: Tensor): ModelOutput {
-    return { logits: this.module.forward(x), decisions: this.decisions(x.shape[0]) };
+    return { logits: this.module.forward(x), decisions: this.decisions(x) };
   }
 
   forwardEval(x: Tensor): ModelOutput {
-    return torch.noGrad(() => ({ logits: this.module.forward(x), decisions: this.decisions(x.shape[0]) }));
+    return torch.noGrad(() => ({ logits: this.module.forward(x), decisions: this.decisions(x) }));
   }
 
   paramGroups(): ParamGroupSpec[] {

@@ -47,15 +47,15 @@ export class SpotTuneModel implements TrainModel {
     return this.source.agent.forward(x);
   }
 
-  private randomDecisions(batch: number): Tensor {
+  private randomDecisions(batch: number, device: string): Tensor {
     const { alwaysFrom } = this.source as { alwaysFrom: number };
-    const coins = torch.bernoulli(torch.empty([batch, alwaysFrom]), 0.5);
-    return torch.cat([coins, torch.ones([batch, this.numBlocks - alwaysFrom])], 1);
+    const coins = torch.bernoulli(torch.empty([batch, alwaysFrom], { device }), 0.5);
+    return torch.cat([coins, torch.ones([batch, this.numBlocks - alwaysFrom], { device })], 1);
   }
 
   forwardTrain(x: Tensor): ModelOutput {
     if (this.source.kind !== 'agent') {
-      const decisions = this.randomDecisions(x.shape[0]);
+      const decisions = this.randomDecisions(x.shape[0], x.device);
       return { logits: this.module.forward(x, decisions), decisions };
     }
     const policyLogits = this.policyLogits(x);
@@ -69,9 +69,9 @@ export class SpotTuneModel implements TrainModel {
   evalDecisions(x: Tensor, routing: EvalRouting = this.o.evalRouting): Tensor {
     return torch.noGrad(() => {
       const batch = x.shape[0];
-      if (routing === 'finetuned') return torch.ones([batch, this.numBlocks]);
-      if (routing === 'frozen') return torch.zeros([batch, this.numBlocks]);
-      if (this.source.kind === 'random') return this.randomDecisions(batch);
+      if (routing === 'finetuned') return torch.ones([batch, this.numBlocks], { device: x.device });
+      if (routing === 'frozen') return torch.zeros([batch, this.numBlocks], { device: x.device });
+      if (this.source.kind === 'random') return this.randomDecisions(batch, x.device);
       const logits = this.policyLogits(x);
       if (routing === 'sample' || routing === 'average') return gumbelSoftmaxHard(logits, this.tau).select(2, 1);
       return logits.argmax(2).float();
@@ -136,6 +136,6 @@ function setPolicyBias(agent: Agent, b: number): void {
     const bias = agent.fc.bias;
     if (!bias) throw new Error('the policy network has no bias to set');
     const values = Array.from({ length: bias.numel }, (_, i) => (i % 2 === 1 ? b : 0));
-    bias.copy_(torch.tensor(values, { shape: bias.shape }).to(bias.dtype));
+    bias.copy_(torch.tensor(values, { shape: bias.shape, dtype: bias.dtype, device: bias.device }));
   });
 }

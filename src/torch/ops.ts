@@ -49,6 +49,26 @@ type Scalar = number | boolean;
 type TensorOrScalar = Tensor | Scalar;
 
 const H = (t: Tensor): Handle => t.handle;
+
+let devicesRequired = 0;
+/**
+ * Runs fn with every factory (zeros, randn, arange, tensor(), ...) required to name its device:
+ * one that does not throws. Device threading is tested with it on the CPU: a tensor made
+ * without a device would land on the CPU in a GPU run and meet the GPU's tensors in an operator.
+ */
+export function requireDevices<T>(fn: () => T): T {
+  devicesRequired++;
+  try {
+    return fn();
+  } finally {
+    devicesRequired--;
+  }
+}
+/** The device a factory was given (undefined: the CPU), checked under requireDevices. */
+export function dev(o: { device?: string } | undefined): string | undefined {
+  if (devicesRequired > 0 && o?.device === undefined) throw new Error('a tensor was created without a device inside requireDevices() (in a GPU run it would be on the CPU)');
+  return o?.device;
+}
 const dt = (d: DType | undefined): number | undefined => (d === undefined ? undefined : dtypeCode[d]);
 function made(t: Tensor, o: TensorOptions | undefined): Tensor {
   if (o?.requiresGrad) t.requiresGrad_(true);
@@ -60,21 +80,21 @@ const reductionCode = { none: 0, mean: 1, sum: 2 } as const;
 export type Reduction = keyof typeof reductionCode;
 
 // ---------- creation ----------
-export const empty = (shape: Shape, o?: TensorOptions) => made(op('empty.memory_format').t(shape, dt(o?.dtype), undefined, o?.device), o);
-export const zeros = (shape: Shape, o?: TensorOptions) => made(op('zeros').t(shape, dt(o?.dtype), undefined, o?.device), o);
-export const ones = (shape: Shape, o?: TensorOptions) => made(op('ones').t(shape, dt(o?.dtype), undefined, o?.device), o);
-export const full = (shape: Shape, value: Scalar, o?: TensorOptions) => made(op('full').t(shape, value, dt(o?.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32')), undefined, o?.device), o);
+export const empty = (shape: Shape, o?: TensorOptions) => made(op('empty.memory_format').t(shape, dt(o?.dtype), undefined, dev(o)), o);
+export const zeros = (shape: Shape, o?: TensorOptions) => made(op('zeros').t(shape, dt(o?.dtype), undefined, dev(o)), o);
+export const ones = (shape: Shape, o?: TensorOptions) => made(op('ones').t(shape, dt(o?.dtype), undefined, dev(o)), o);
+export const full = (shape: Shape, value: Scalar, o?: TensorOptions) => made(op('full').t(shape, value, dt(o?.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32')), undefined, dev(o)), o);
 /** Values start, start+step, ... below end (int64 when all are whole numbers, like PyTorch). */
 export const arange = (start: number, end?: number, step = 1, o?: TensorOptions) =>
-  end === undefined ? made(op('arange.start_step').t(0, start, step, dt(o?.dtype), undefined, o?.device), o) : made(op('arange.start_step').t(start, end, step, dt(o?.dtype), undefined, o?.device), o);
-export const linspace = (start: number, end: number, steps: number, o?: TensorOptions) => made(op('linspace').t(start, end, steps, dt(o?.dtype), undefined, o?.device), o);
-export const eye = (n: number, o?: TensorOptions) => made(op('eye').t(n, dt(o?.dtype), undefined, o?.device), o);
+  end === undefined ? made(op('arange.start_step').t(0, start, step, dt(o?.dtype), undefined, dev(o)), o) : made(op('arange.start_step').t(start, end, step, dt(o?.dtype), undefined, dev(o)), o);
+export const linspace = (start: number, end: number, steps: number, o?: TensorOptions) => made(op('linspace').t(start, end, steps, dt(o?.dtype), undefined, dev(o)), o);
+export const eye = (n: number, o?: TensorOptions) => made(op('eye').t(n, dt(o?.dtype), undefined, dev(o)), o);
 /** Uniform on [0, 1), from the global generator (see manualSeed). */
-export const rand = (shape: Shape, o?: TensorOptions) => made(op('rand').t(shape, dt(o?.dtype), undefined, o?.device), o);
-export const randn = (shape: Shape, o?: TensorOptions) => made(op('randn').t(shape, dt(o?.dtype), undefined, o?.device), o);
+export const rand = (shape: Shape, o?: TensorOptions) => made(op('rand').t(shape, dt(o?.dtype), undefined, dev(o)), o);
+export const randn = (shape: Shape, o?: TensorOptions) => made(op('randn').t(shape, dt(o?.dtype), undefined, dev(o)), o);
 /** Integers in [low, high). */
-export const randint = (low: number, high: number, shape: Shape, o?: TensorOptions) => made(op('randint.low').t(low, high, shape, dt(o?.dtype ?? 'int64'), undefined, o?.device), o);
-export const randperm = (n: number, o?: TensorOptions) => op('randperm').t(n, dt(o?.dtype ?? 'int64'), undefined, o?.device);
+export const randint = (low: number, high: number, shape: Shape, o?: TensorOptions) => made(op('randint.low').t(low, high, shape, dt(o?.dtype ?? 'int64'), undefined, dev(o)), o);
+export const randperm = (n: number, o?: TensorOptions) => op('randperm').t(n, dt(o?.dtype ?? 'int64'), undefined, dev(o));
 export const zerosLike = (x: Tensor, o?: TensorOptions) => made(op('zeros_like').t(H(x), dt(o?.dtype), undefined, o?.device), o);
 export const onesLike = (x: Tensor, o?: TensorOptions) => made(op('ones_like').t(H(x), dt(o?.dtype), undefined, o?.device), o);
 export const fullLike = (x: Tensor, value: Scalar, o?: TensorOptions) => made(op('full_like').t(H(x), value, dt(o?.dtype), undefined, o?.device), o);
@@ -322,7 +342,10 @@ export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
 
 // ---------- conversion ----------
 export const toDtype = (x: Tensor, dtype: DType) => op('to.dtype').t(H(x), dtypeCode[dtype]);
-export const toDevice = (x: Tensor, device: string) => op('to.dtype_layout').t(H(x), undefined, undefined, device);
+/** x on a device; nonBlocking: a copy from pinned host memory returns before it completes (CUDA). */
+export const toDevice = (x: Tensor, device: string, nonBlocking = false) => op('to.dtype_layout').t(H(x), undefined, undefined, device, undefined, nonBlocking);
+/** A copy of a CPU tensor in page-locked memory (needs a CUDA libtorch), for non-blocking copies to the GPU. */
+export const pinMemory = (x: Tensor) => op('pin_memory').t(H(x));
 export const clone = (x: Tensor) => op('clone').t(H(x));
 export const detach = (x: Tensor) => op('detach').t(H(x));
 /** Points t at src's data (like PyTorch's `t.data = src`): t keeps its identity, autograd leaf status and gradient flag. */

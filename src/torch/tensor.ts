@@ -121,6 +121,7 @@ export class Tensor {
   bool(): Tensor { return F.toDtype(this, 'bool'); }
   cpu(): Tensor { return F.toDevice(this, 'cpu'); }
   cuda(index = 0): Tensor { return F.toDevice(this, `cuda:${index}`); }
+  pinMemory(): Tensor { return F.pinMemory(this); }
   clone(): Tensor { return F.clone(this); }
   /**
    * Moves this tensor to a device in place: the same object afterwards holds the moved data,
@@ -262,6 +263,7 @@ export function tensor(data: TypedArray | Nested, init: TensorInit = {}): Tensor
     arr = typedArrayOf(flat, dtype);
     shape = init.shape ?? dims;
   }
+  F.dev(init);
   let t = new Tensor(native().fromBuffer(arr, shape as number[], dtypeCode[dtype]));
   if (init.device && init.device !== 'cpu') {
     const moved = F.toDevice(t, init.device);
