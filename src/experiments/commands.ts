@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseSweepConfig, type Settings, type SweepConfig } from './sweep_config.js';
 import { runSweep } from './sweep.js';
-import { loadRuns, methodOrder, type RunRecord } from './runs.js';
+import { loadRuns, type RunRecord } from './runs.js';
 import { compare, formatComparison, stat, type TableFormat } from './table.js';
 import { decathlonDomain, decathlonScore } from './decathlon.js';
 
@@ -97,8 +97,8 @@ function readBaselines(baseline: string, runs: RunRecord[]): Record<string, numb
     for (const [d, v] of Object.entries(raw)) if (typeof v !== 'number' || !(v >= 0 && v < 100)) throw new Error(`--baseline ${baseline}: field "${d}": expected an accuracy in [0, 100), got ${JSON.stringify(v)}`);
     return raw as Record<string, number>;
   }
-  const mine = runs.filter((r) => r.result.method === baseline);
-  if (mine.length === 0) throw new Error(`--baseline ${baseline}: no runs of that method in the folder (methods: ${[...new Set(runs.map((r) => r.result.method))].join(', ')}), and not a .json file`);
+  const mine = runs.filter((r) => r.label === baseline);
+  if (mine.length === 0) throw new Error(`--baseline ${baseline}: no runs of that method in the folder (methods: ${[...new Set(runs.map((r) => r.label))].join(', ')}), and not a .json file`);
   const datasets = [...new Set(mine.map((r) => r.result.data))];
   return Object.fromEntries(datasets.map((d) => [d, stat(mine.filter((r) => r.result.data === d).map((r) => r.result.testAcc)).mean]));
 }
@@ -106,9 +106,9 @@ function readBaselines(baseline: string, runs: RunRecord[]): Record<string, numb
 /** Rows of a runs folder: per method, the score of its mean accuracy per dataset, per seed, and paired against the baseline method. */
 function scoreRuns(runs: RunRecord[], baselines: Record<string, number> | undefined, baselineMethod: string | undefined): ScoreRow[] {
   const rows: ScoreRow[] = [];
-  const methods = [...new Set(runs.map((r) => r.result.method))].sort(methodOrder);
+  const methods = [...new Set(runs.map((r) => r.label))];
   const seedScores = (method: string): Map<number, number> => {
-    const mine = runs.filter((x) => x.result.method === method);
+    const mine = runs.filter((x) => x.label === method);
     const datasets = [...new Set(mine.map((x) => x.result.data))];
     const out = new Map<number, number>();
     for (const seed of new Set(mine.map((x) => x.result.seed))) {
@@ -119,7 +119,7 @@ function scoreRuns(runs: RunRecord[], baselines: Record<string, number> | undefi
   };
   const base = baselineMethod ? seedScores(baselineMethod) : undefined;
   for (const method of methods) {
-    const mine = runs.filter((x) => x.result.method === method);
+    const mine = runs.filter((x) => x.label === method);
     const datasets = [...new Set(mine.map((x) => x.result.data))].sort();
     const accs = Object.fromEntries(datasets.map((d) => [d, stat(mine.filter((x) => x.result.data === d).map((x) => x.result.testAcc)).mean]));
     const row: ScoreRow = { method, ...decathlonScore(accs, baselines) };

@@ -40,16 +40,16 @@ export function stat(values: number[]): Stat {
 }
 
 export function compare(runs: RunRecord[]): Comparison {
-  const methods = [...new Set(runs.map((r) => r.result.method))];
+  const methods = [...new Set(runs.map((r) => r.label))];
   const datasets = [...new Set(runs.map((r) => r.result.data))];
   // method → dataset → seed → accuracy
   const acc = new Map<string, Map<string, Map<number, number>>>();
   const where = new Map<string, string>();
-  for (const { dir, result: r } of runs) {
-    const key = `${r.method}|${r.data}|${r.seed}`;
-    if (where.has(key)) throw new Error(`two runs of ${r.method} on ${r.data} with seed ${r.seed}: ${where.get(key)} and ${dir}; keep one`);
+  for (const { dir, label, result: r } of runs) {
+    const key = `${label}|${r.data}|${r.seed}`;
+    if (where.has(key)) throw new Error(`two runs of ${label} on ${r.data} with seed ${r.seed}: ${where.get(key)} and ${dir}; keep one`);
     where.set(key, dir);
-    const byData = acc.get(r.method) ?? acc.set(r.method, new Map()).get(r.method)!;
+    const byData = acc.get(label) ?? acc.set(label, new Map()).get(label)!;
     const bySeed = byData.get(r.data) ?? byData.set(r.data, new Map()).get(r.data)!;
     bySeed.set(r.seed, r.testAcc);
   }
@@ -77,7 +77,7 @@ export function compare(runs: RunRecord[]): Comparison {
   }
   const cost = new Map<string, Cost>();
   for (const m of methods) {
-    const rs = runs.filter((r) => r.result.method === m).map((r) => r.result);
+    const rs = runs.filter((r) => r.label === m).map((r) => r.result);
     cost.set(m, { seconds: stat(rs.map((r) => r.trainSeconds)), imagesPerSec: stat(rs.map((r) => r.imagesPerSec)), trainableParams: stat(rs.map((r) => r.trainableParams)) });
   }
   return { methods, datasets, accuracy, best, paired, cost };

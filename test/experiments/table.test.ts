@@ -16,7 +16,7 @@ function result(method: string, data: string, seed: number, testAcc: number, tra
     blockFreq: [1, 0], blockFreqByClass: [[1, 0]], classes: ['a'], trainImages: 100, trainSeconds, imagesPerSec: 1000 / trainSeconds, trainableParams: 1234,
   };
 }
-const rec = (r: RunResult): RunRecord => ({ dir: `${r.method}/${r.data}/seed${r.seed}`, result: r, metrics: [] });
+const rec = (r: RunResult): RunRecord => ({ dir: `${r.method}/${r.data}/seed${r.seed}`, label: r.method, result: r, metrics: [] });
 
 const runs = [
   ...[80, 82, 84].map((a, s) => rec(result('finetune', 'glyphs', s, a, 10))),
@@ -85,6 +85,12 @@ test('loadRuns finds runs below a folder and leaves source models out', () => {
     const found = loadRuns(dir);
     assert.deepEqual(found.map((r) => r.dir), [join('finetune', 'glyphs', 'seed0'), join('spottune', 'glyphs', 'seed1')]);
     assert.deepEqual(found[0].metrics.map((m) => m.testAcc), [null, 60]);
+    // A variant folder (one sweep per setting studied) gives its runs a row of their own, paired against finetune.
+    put('tau1/spottune/glyphs/seed0', result('spottune', 'glyphs', 0, 63));
+    const variants = loadRuns(dir);
+    assert.deepEqual(variants.map((r) => r.label), ['finetune', 'spottune', 'spottune [tau1]']);
+    const c = compare(variants);
+    assert.equal(c.paired!.get('spottune [tau1]')!.get('glyphs')!.mean, 3);
     writeFileSync(join(dir, 'finetune/glyphs/seed0/result.json'), '{"method": "finetune"}');
     assert.throws(() => loadRuns(dir), /seed0\/result\.json: no field "data"/);
     assert.throws(() => loadRuns(join(dir, 'nope')), /no such folder/);
