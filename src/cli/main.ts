@@ -220,6 +220,7 @@ program.command('sweep')
   .option('--methods <list>', 'comma-separated methods', (v: string) => v.split(',').filter(Boolean))
   .option('--datasets <list>', 'comma-separated dataset specs', (v: string) => v.split(',').filter(Boolean))
   .option('--seeds <list>', 'comma-separated seeds (default 0)', ints('--seeds'))
+  .option('--variants <list>', "comma-separated variants of the file to run (none: only the sweep's own runs)", (v: string) => v.split(',').filter(Boolean))
   .option('--arch <name>', 'architecture')
   .option('--width <x>', 'channel multiplier of resnet26/38', num('--width'))
   .option('--weights <file>', 'pre-trained source weights')
@@ -238,7 +239,7 @@ program.command('sweep')
     const base = Object.fromEntries(keys.filter((k) => f[k] !== undefined).map((k) => [k, f[k]]));
     const { sweepCommand } = await import('../experiments/commands.js');
     await sweepCommand({
-      config: f.config as string | undefined, methods: f.methods as string[] | undefined, datasets: f.datasets as string[] | undefined, seeds: f.seeds as number[] | undefined,
+      config: f.config as string | undefined, methods: f.methods as string[] | undefined, datasets: f.datasets as string[] | undefined, seeds: f.seeds as number[] | undefined, variants: f.variants as string[] | undefined,
       base, output: f.output as string | undefined, jobs: f.jobs as number, threads: f.threads as number | undefined,
     });
   });

@@ -13,6 +13,8 @@ export interface SweepFlags {
   methods?: string[];
   datasets?: string[];
   seeds?: number[];
+  /** Keep only these variants of the file (none: no variant runs). */
+  variants?: string[];
   /** Training settings from flags, merged over the file's `base`. */
   base: Settings;
   output?: string;
@@ -46,6 +48,12 @@ export function sweepFromFlags(f: SweepFlags): { cfg: SweepConfig; where: string
     narrow('perDataset', f.datasets);
   }
   if (f.seeds) raw.seeds = f.seeds;
+  if (f.variants) {
+    const known = Object.keys((raw.variants ?? {}) as Settings);
+    const unknown = f.variants.filter((v) => v !== 'none' && !known.includes(v));
+    if (unknown.length > 0) throw new Error(`--variants ${unknown.join(',')}: not a variant of ${f.config ?? 'the sweep'} (variants: ${known.join(', ') || 'none'})`);
+    narrow('variants', f.variants);
+  }
   raw.seeds ??= [0];
   if (Object.keys(f.base).length > 0) raw.base = { ...(raw.base as Settings | undefined), ...f.base };
   if (!f.config && (!f.methods || !f.datasets)) throw new Error('give --config <file.json>, or --methods and --datasets (and --seeds)');

@@ -39,6 +39,7 @@ export function demoSweep(): SweepConfig {
     seeds: [0],
     perMethod: {},
     perDataset: {},
+    variants: {},
   };
 }
 

@@ -9,11 +9,15 @@
 //     "datasets":  ["glyphs", "digits"],
 //     "seeds":     5,
 //     "perMethod": { "feature-extractor": { "lr": 0.1 } },
-//     "perDataset": { "digits": { "epochs": 40 } }
+//     "perDataset": { "digits": { "epochs": 40 } },
+//     "variants":  { "bias2": { "methods": ["spottune"], "settings": { "strategy": { "agentBias": 2 } } } }
 //   }
 //
 // "source:<name>" in weights/deeperWeights names a source's weights. Each run's settings are
 // base, then perDataset[data], then perMethod[method] (later wins; nested objects merge).
+// A variant (a setting under study) runs its methods again with its settings on top, in
+// <output>/<variant>/<method>/<dataset>/seed<k>: tables give it rows of its own, paired
+// against the sweep's finetune runs.
 import { join, resolve } from 'node:path';
 import { defaultConfig, makeConfig, type TrainConfig } from '../train/config.js';
 import { METHODS, defaultStrategyOptions } from '../spottune/index.js';
@@ -28,6 +32,7 @@ export interface SweepConfig {
   seeds: number[];
   perMethod: Record<string, Settings>;
   perDataset: Record<string, Settings>;
+  variants: Record<string, { methods: string[]; settings: Settings }>;
 }
 
 /** One training job of a sweep: a source model or a run. */
@@ -39,7 +44,7 @@ export interface Job {
   config: TrainConfig;
 }
 
-const TOP_FIELDS = ['sources', 'base', 'methods', 'datasets', 'seeds', 'perMethod', 'perDataset', 'description'];
+const TOP_FIELDS = ['sources', 'base', 'methods', 'datasets', 'seeds', 'perMethod', 'perDataset', 'variants', 'description'];
 const TRAIN_FIELDS = [
   ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize', 'skipBadImages',
 ];
@@ -120,7 +125,17 @@ export function parseSweepConfig(raw: unknown, where = 'sweep config'): SweepCon
     seeds,
     perMethod: table('perMethod', o.perMethod, methods, 'method of this sweep'),
     perDataset: table('perDataset', o.perDataset, datasets, 'dataset of this sweep'),
+    variants: {},
   };
+  if (o.variants !== undefined && !isObject(o.variants)) bad('variants', 'an object of variant name → {methods, settings}', o.variants);
+  for (const [name, v] of Object.entries((o.variants ?? {}) as Settings)) {
+    const field = `variants.${name}`;
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || METHODS.includes(name) || name === 'sources') bad(field, 'a folder name of letters, digits, ".", "_" or "-", not a method\'s name or "sources"', name);
+    if (!isObject(v)) bad(field, 'an object {methods, settings}', v);
+    for (const k of Object.keys(v as Settings)) if (!['methods', 'settings', 'description'].includes(k)) bad(`${field}.${k}`, 'methods, settings or description (unknown field)', (v as Settings)[k]);
+    const x = v as Settings;
+    cfg.variants[name] = { methods: strings(`${field}.methods`, x.methods, METHODS), settings: settings(`${field}.settings`, x.settings ?? {}) };
+  }
   for (const [name] of Object.entries(cfg.sources)) if (!/^[A-Za-z0-9._-]+$/.test(name)) bad(`sources.${name}`, 'a name of letters, digits, ".", "_" or "-"', name);
   return cfg;
 }
@@ -183,12 +198,19 @@ export function planSweep(cfg: SweepConfig, output: string, o: { sourcesDir?: st
     slugs.set(slug, d);
   }
   const runs: Job[] = [];
-  for (const method of cfg.methods) {
-    for (const data of cfg.datasets) {
-      for (const seed of cfg.seeds) {
-        const layers: [string, Settings][] = [['base', { arch: 'resnet26', ...cfg.base }], [`perDataset.${data}`, cfg.perDataset[data] ?? {}], [`perMethod.${method}`, cfg.perMethod[method] ?? {}]];
-        const name = `${method}/${datasetSlug(data)}/seed${seed}`;
-        runs.push({ kind: 'run', name, dir: join(output, method, datasetSlug(data), `seed${seed}`), config: build(layers, { method, data, seed }) });
+  // The sweep's own runs, then each variant's (only its methods that the sweep runs).
+  const groups: [string, string[], [string, Settings][]][] = [
+    ['', cfg.methods, []],
+    ...Object.entries(cfg.variants).map(([v, x]): [string, string[], [string, Settings][]] => [v, x.methods.filter((m) => cfg.methods.includes(m)), [[`variants.${v}.settings`, x.settings]]]),
+  ];
+  for (const [variant, methods, extra] of groups) {
+    for (const method of methods) {
+      for (const data of cfg.datasets) {
+        for (const seed of cfg.seeds) {
+          const layers: [string, Settings][] = [['base', { arch: 'resnet26', ...cfg.base }], [`perDataset.${data}`, cfg.perDataset[data] ?? {}], [`perMethod.${method}`, cfg.perMethod[method] ?? {}], ...extra];
+          const name = join(variant, method, datasetSlug(data), `seed${seed}`);
+          runs.push({ kind: 'run', name, dir: join(output, name), config: build(layers, { method, data, seed }) });
+        }
       }
     }
   }

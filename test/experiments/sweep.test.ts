@@ -136,3 +136,21 @@ test('experiments/small.json plans every method on both datasets with 5 seeds, f
   assert.equal(deeper.config.deeperWeights, '/tmp/small/sources/r38/weights.safetensors');
   assert.ok(runs.every((r) => r.config.weights === '/tmp/small/sources/r26/weights.safetensors' && r.config.perClass === 10));
 });
+
+test('variants run their methods again with their settings, in <variant>/<method>/<dataset>/seed<k>', () => {
+  const raw = {
+    methods: ['finetune', 'spottune'], datasets: ['digits'], seeds: 1, base: { weights: '/w.safetensors', strategy: { tau: 5 } },
+    variants: { bias2: { methods: ['spottune'], settings: { strategy: { agentBias: 2 } } }, ft: { methods: ['finetune'], settings: { lr: 0.2 } } },
+  };
+  const { runs } = planSweep(parseSweepConfig(raw, 'x.json'), '/tmp/v');
+  assert.deepEqual(runs.map((r) => r.dir), ['/tmp/v/finetune/digits/seed0', '/tmp/v/spottune/digits/seed0', '/tmp/v/bias2/spottune/digits/seed0', '/tmp/v/ft/finetune/digits/seed0']);
+  assert.equal(runs[2].config.strategy.agentBias, 2);
+  assert.equal(runs[2].config.strategy.tau, 5, 'nested settings merge');
+  assert.equal(runs[1].config.strategy.agentBias, undefined);
+  assert.equal(runs[3].config.lr, 0.2);
+  const narrowed = sweepFromFlags({ config: 'experiments/mini-decathlon.json', methods: ['finetune'], variants: ['none'], seeds: [0], base: {} });
+  assert.deepEqual(Object.keys(narrowed.cfg.variants), []);
+  assert.throws(() => sweepFromFlags({ config: 'experiments/mini-decathlon.json', variants: ['nope'], base: {} }), /--variants nope: not a variant of experiments\/mini-decathlon\.json/);
+  assert.throws(() => planSweep(parseSweepConfig({ ...raw, variants: { spottune: { methods: ['spottune'] } } }, 'x.json'), '/tmp/v'), /field "variants\.spottune": expected a folder name .* not a method's name/);
+  assert.throws(() => planSweep(parseSweepConfig({ ...raw, variants: { b: { methods: ['spottune'], settings: { strategy: { agentBias: 'x' } } } } }, 'x.json'), '/tmp/v'), /field "variants\.b\.settings\.strategy\.agentBias": expected a finite number/);
+});
