@@ -248,7 +248,8 @@ program.command('table')
   .description('accuracy mean ± std over seeds per method and dataset, paired differences against fine-tuning, training cost')
   .argument('<runs-dir>', 'a sweep folder (or any folder of runs)')
   .addOption(new Option('--format <kind>', 'output format').choices(['markdown', 'csv', 'latex']).default('markdown'))
-  .action(async (dir: string, f: Flags) => (await import('../experiments/commands.js')).tableCommand(dir, f.format as 'markdown'));
+  .option('--policy', 'also the policy statistics (entropy, agreement, decisions off the majority) and the fine-tuned blocks per dataset')
+  .action(async (dir: string, f: Flags) => (await import('../experiments/commands.js')).tableCommand(dir, f.format as 'markdown', f.policy === true));
 
 program.command('report')
   .description('one self-contained HTML file: training curves, the comparison, the learned policy')

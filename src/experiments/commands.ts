@@ -7,6 +7,7 @@ import { runSweep } from './sweep.js';
 import { loadRuns, type RunRecord } from './runs.js';
 import { compare, formatComparison, stat, type TableFormat } from './table.js';
 import { decathlonDomain, decathlonScore } from './decathlon.js';
+import { formatPolicy } from './policy_table.js';
 
 export interface SweepFlags {
   config?: string;
@@ -72,8 +73,10 @@ export async function sweepCommand(f: SweepFlags): Promise<void> {
   console.log(formatComparison(compare(loadRuns(output)), 'markdown'));
 }
 
-export function tableCommand(dir: string, format: TableFormat): void {
-  process.stdout.write(formatComparison(compare(loadRuns(dir)), format));
+export function tableCommand(dir: string, format: TableFormat, policy = false): void {
+  const runs = loadRuns(dir);
+  if (policy && format !== 'markdown') throw new Error('--policy prints Markdown tables: leave out --format');
+  process.stdout.write(formatComparison(compare(runs), format) + (policy ? formatPolicy(runs) : ''));
 }
 
 export async function reportCommand(dir: string, output: string): Promise<void> {

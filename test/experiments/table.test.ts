@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compare, formatComparison } from '../../src/experiments/table.js';
 import { loadRuns, type RunRecord } from '../../src/experiments/runs.js';
+import { formatPolicy } from '../../src/experiments/policy_table.js';
 import type { RunResult } from '../../src/train/engine.js';
 
 function result(method: string, data: string, seed: number, testAcc: number, trainSeconds = 10): RunResult {
@@ -97,4 +98,16 @@ test('loadRuns finds runs below a folder and leaves source models out', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('--policy: last-epoch policy statistics and fine-tuned blocks, mean over seeds', () => {
+  const stats = (entropy: number, agree: number, off: number) => ({ images: 10, entropy, argmaxFreq: [1, 0], offMajority: off, imagesOffMajority: 2 * off, sampleAgreement: agree });
+  const withPolicy = (seed: number, entropy: number, agree: number, off: number, blockFreq: number[]): RunRecord => ({
+    ...rec({ ...result('spottune', 'glyphs', seed, 80), blockFreq }),
+    metrics: [{ policy: { train: stats(0.9, 0.5, 0), test: null } }, { policy: { train: stats(entropy, agree, 0), test: stats(0, null as never, off) } }] as never,
+  });
+  const out = formatPolicy([rec(result('finetune', 'glyphs', 0, 80)), withPolicy(0, 0.2, 0.8, 0.1, [1, 0.5]), withPolicy(1, 0.4, 0.9, 0.3, [0.5, 0])]);
+  assert.match(out, /\| spottune \| glyphs \| 2 \| 0\.30 \| 85 \| 20 \| 40 \| 50 \|/);
+  assert.match(out, /\| spottune \| glyphs \| 75 \| 25 \|/);
+  assert.equal(formatPolicy([rec(result('finetune', 'glyphs', 0, 80))]), '');
 });
