@@ -1,17 +1,14 @@
 // What the CLI's commands do; main.ts only parses flags. Loaded lazily (it loads libtorch).
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { writeWeights } from '../io/tensors.js';
-import { Rng } from '../data/rng.js';
-import { BadImageError, DataLoader } from '../data/index.js';
 import { listStrategies } from '../spottune/index.js';
-import type { SpotTuneModel, TrainModel } from '../spottune/index.js';
-import { buildRun, evaluate, train, type RunResult } from '../train/engine.js';
-import { makeConfig, readConfigFile, validateConfig, type TrainConfig } from '../train/config.js';
+import type { SpotTuneModel } from '../spottune/index.js';
+import { train, type RunResult } from '../train/engine.js';
+import { makeConfig, type TrainConfig } from '../train/config.js';
+import { evaluateRun, loadRun, predict } from '../train/saved_run.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
-import type { Task } from '../train/task.js';
 import { Distributed } from '../train/distributed.js';
 import type { ProcessGroupOptions } from '../torch/distributed.js';
 import { Progress } from './progress.js';
@@ -60,36 +57,14 @@ export async function pretrainCommand(partial: Partial<TrainConfig> & Pick<Train
   return weights;
 }
 
-export interface LoadedRun {
-  config: TrainConfig;
-  task: Task;
-  model: TrainModel;
-}
-
-/** Rebuilds a trained run's model from its folder (config.json + best.pth or last.pth). */
-export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', override: Partial<TrainConfig['strategy']> = {}): LoadedRun {
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new Error(`${dir} is not a run folder (no config.json)`);
-  const config = readConfigFile(configPath);
-  config.strategy = { ...config.strategy, ...override };
-  validateConfig(config);
-  const ckPath = join(dir, `${checkpoint}.pth`);
-  if (!existsSync(ckPath)) throw new Error(`${ckPath} not found: has the run finished an epoch?`);
-  const { task, model } = buildRun(config, { forLoading: true });
-  torch.tidy(() => {
-    const ck = loadCheckpoint(ckPath);
-    model.module.loadStateDict(ck.get('model') as Map<string, Tensor>);
-  });
-  return { config, task, model };
-}
-
 export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last'; routing?: string; routed?: boolean }): Promise<void> {
   const override: Partial<TrainConfig['strategy']> = {};
   if (o.routing) override.evalRouting = o.routing as TrainConfig['strategy']['evalRouting'];
   if (o.routed !== undefined) override.routed = o.routed;
-  const { config, task, model } = loadRun(dir, o.checkpoint ?? 'best', override);
+  const run = loadRun(dir, o.checkpoint ?? 'best', override);
+  const { config, task, model } = run;
   const t0 = performance.now();
-  const r = await evaluate(model, new DataLoader(task.test, task.evalTransform, { batchSize: 128 }), task.classes.length);
+  const r = await evaluateRun(run);
   const seconds = (performance.now() - t0) / 1000;
   const out = { run: dir, method: config.method, data: config.data, routing: config.strategy.evalRouting, testAcc: r.acc, testTop5: r.top5, blockFreq: r.blockFreq, images: task.test.length, seconds };
   if (o.json) console.log(JSON.stringify(out));
@@ -102,28 +77,11 @@ export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?:
 
 /** Classifies each image; one that cannot be read is reported and skipped, and the exit status is then 1. */
 export async function predictCommand(images: string[], dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last' }): Promise<void> {
-  const { task, model } = loadRun(dir, o.checkpoint ?? 'best');
-  model.setTraining(false);
-  const rows: ({ image: string; class: string; confidence: number; policy: number[] } | { image: string; error: string })[] = [];
-  for (const image of images) {
-    let chw;
-    try {
-      chw = await task.fileTransform({ kind: 'file', path: image }, new Rng(0));
-    } catch (e) {
-      if (!(e instanceof BadImageError)) throw e;
-      rows.push({ image, error: e.reason });
-      if (!o.json) process.stderr.write(`spottune: ${e.message}\n`);
-      continue;
-    }
-    torch.tidy(() => {
-      const x = torch.tensor(chw.data, { shape: [1, chw.channels, chw.height, chw.width] });
-      const out = model.forwardEval(x);
-      const p = out.logits.softmax(1);
-      const k = p.argmax(1).item();
-      rows.push({ image, class: task.classes[k], confidence: p.select(1, k).item(), policy: out.decisions.toArray() });
-    });
-  }
-  model.dispose();
+  const run = loadRun(dir, o.checkpoint ?? 'best');
+  const rows = await predict(run, images, (e) => {
+    if (!o.json) process.stderr.write(`spottune: ${e.message}\n`);
+  });
+  run.model.dispose();
   if (o.json) console.log(JSON.stringify(rows));
   else for (const r of rows) if (!('error' in r)) console.log(`${r.image}: ${r.class} (${(100 * r.confidence).toFixed(1)}%)  policy ${r.policy.map((d) => (d > 0.5 ? 'F' : '·')).join('')}  (F = fine-tuned block, · = frozen)`);
   const bad = rows.filter((r) => 'error' in r).length;

@@ -8,7 +8,7 @@ import { exportOnnx, runRouting } from '../export/model.js';
 import { preprocessing, writeWebApp } from '../export/web.js';
 import type { EvalRouting } from '../spottune/index.js';
 import type { TrainConfig } from '../train/config.js';
-import { loadRun } from './commands.js';
+import { loadRun } from '../train/saved_run.js';
 
 export interface ExportCommandOptions {
   format: string;

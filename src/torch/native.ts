@@ -1,7 +1,7 @@
 // Loads the native addon on first use, so commands that never touch a tensor
 // (`spottune --help`) do not pay libtorch's ~0.45 s load time.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,14 +72,17 @@ export function native(): Native {
   const threads = Number(process.env.SPOTTUNE_THREADS ?? availableParallelism());
   if (threads > MAX_THREADS) throw new Error(`SPOTTUNE_THREADS=${process.env.SPOTTUNE_THREADS} (or --threads): expected at most ${MAX_THREADS} threads`);
   if (!existsSync(addonPath)) {
-    throw new Error(`spottune's native addon is not built (looked for ${addonPath}). Build it with: npm run build:native  (needs: apt-get install libtorch-dev)`);
+    // Written by the install step (native/build.mjs --install) when it could not build the addon.
+    const notBuilt = join(addonPath, '..', '..', 'not-built.txt');
+    const why = existsSync(notBuilt) ? `\nThe install could not build it: ${readFileSync(notBuilt, 'utf8').trim()}` : '';
+    throw new Error(`spottune's native addon is not built (looked for ${addonPath}). Install libtorch (Debian: apt-get install libtorch-dev; or pip install torch; or set LIBTORCH=/path/to/libtorch), then: npm rebuild spottune  (in a clone of spottune: npm run build:native)${why}`);
   }
   try {
     loaded = createRequire(import.meta.url)(addonPath) as Native;
   } catch (e) {
     const msg = (e as Error).message;
     throw new Error(`cannot load spottune's native addon ${addonPath}: ${msg}\n` +
-      `If libtorch is missing or moved: apt-get install libtorch-dev (or set LIBTORCH and rebuild: npm run build:native)`);
+      `If libtorch is missing or moved: apt-get install libtorch-dev (or set LIBTORCH, or pip install torch, and rebuild: npm rebuild spottune; in a clone of spottune: npm run build:native)`);
   }
   loaded.setNumThreads(Number.isInteger(threads) && threads > 0 ? threads : availableParallelism());
   return loaded;

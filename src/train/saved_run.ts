@@ -1,0 +1,77 @@
+// A trained run reopened from its folder, for evaluation, prediction and export.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { BadImageError, DataLoader } from '../data/index.js';
+import { Rng } from '../data/rng.js';
+import type { TrainModel } from '../spottune/index.js';
+import { buildRun, evaluate } from './engine.js';
+import { readConfigFile, validateConfig, type TrainConfig } from './config.js';
+import { loadCheckpoint } from './checkpoint.js';
+import type { Task } from './task.js';
+
+export interface LoadedRun {
+  config: TrainConfig;
+  task: Task;
+  model: TrainModel;
+}
+
+/** Rebuilds a trained run's model from its folder (config.json + best.pth or last.pth). */
+export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', override: Partial<TrainConfig['strategy']> = {}): LoadedRun {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`${dir} is not a run folder (no config.json)`);
+  const config = readConfigFile(configPath);
+  config.strategy = { ...config.strategy, ...override };
+  validateConfig(config);
+  const ckPath = join(dir, `${checkpoint}.pth`);
+  if (!existsSync(ckPath)) throw new Error(`${ckPath} not found: has the run finished an epoch?`);
+  const { task, model } = buildRun(config, { forLoading: true });
+  torch.tidy(() => {
+    const ck = loadCheckpoint(ckPath);
+    model.module.loadStateDict(ck.get('model') as Map<string, Tensor>);
+  });
+  return { config, task, model };
+}
+
+/** Test accuracy (top-1, top-5, in %) and per-block fine-tune frequency of a loaded run on its test set. */
+export function evaluateRun(run: LoadedRun, batchSize = 128): ReturnType<typeof evaluate> {
+  return evaluate(run.model, new DataLoader(run.task.test, run.task.evalTransform, { batchSize }), run.task.classes.length);
+}
+
+export interface Prediction {
+  image: string;
+  class: string;
+  /** Softmax probability of the class. */
+  confidence: number;
+  /** Per block, 1 where the image ran the fine-tuned copy (all 0 or all 1 for one-branch methods). */
+  policy: number[];
+}
+
+/**
+ * Classifies image files with a loaded run, each resized and cropped to what its network expects.
+ * A file that cannot be read becomes `{ image, error }` (and is passed to onBadImage); others go on.
+ */
+export async function predict(run: LoadedRun, images: string[], onBadImage?: (e: BadImageError) => void): Promise<(Prediction | { image: string; error: string })[]> {
+  run.model.setTraining(false);
+  const rows: (Prediction | { image: string; error: string })[] = [];
+  for (const image of images) {
+    let chw;
+    try {
+      chw = await run.task.fileTransform({ kind: 'file', path: image }, new Rng(0));
+    } catch (e) {
+      if (!(e instanceof BadImageError)) throw e;
+      rows.push({ image, error: e.reason });
+      onBadImage?.(e);
+      continue;
+    }
+    torch.tidy(() => {
+      const x = torch.tensor(chw.data, { shape: [1, chw.channels, chw.height, chw.width] });
+      const out = run.model.forwardEval(x);
+      const p = out.logits.softmax(1);
+      const k = p.argmax(1).item();
+      rows.push({ image, class: run.task.classes[k], confidence: p.select(1, k).item(), policy: out.decisions.toArray() });
+    });
+  }
+  return rows;
+}
