@@ -4,6 +4,9 @@
 // One process group per process. Collectives run synchronously on the calling (JS) thread:
 // a training step waits for its gradients anyway. Every wait is bounded by the timeout, and
 // a peer that dies closes its sockets, which Gloo reports at once; both become JS Errors.
+// PyTorch's pip wheels ship no gloo headers: built against one, the addon has no
+// data-parallel training, and distInit says so (see the end of this file).
+#if __has_include(<gloo/config.h>)
 #define USE_C10D_GLOO  // ProcessGroupGloo.hpp declares nothing without it
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -243,3 +246,20 @@ void initDist(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace st
+
+#else  // no gloo headers
+
+#include "common.h"
+
+namespace st {
+
+void initDist(Napi::Env env, Napi::Object exports) {
+  exports.Set("distInit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    throw Napi::Error::New(info.Env(), "data-parallel training is not available: spottune's addon was built against a libtorch without gloo headers "
+                                       "(PyTorch's pip wheels ship none). Build it against Debian's libtorch-dev with libgloo-dev, or a libtorch that has include/gloo");
+  }, "distInit"));
+}
+
+}  // namespace st
+
+#endif
