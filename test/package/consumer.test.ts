@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import sharp from 'sharp';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -153,7 +154,7 @@ test('TypeScript: every entry point type-checks (types are not any) and runs', (
   assert.equal(got.params, 2);
 });
 
-test('the CLI: npx spottune --help, methods, and a 1-epoch train equal to this checkout', () => {
+test('the CLI: npx spottune --help, methods, a 1-epoch train, eval and predict equal to this checkout', async () => {
   const npx = (args: string[]) => run('npx', ['--offline', 'spottune', ...args], consumer);
   assert.match(ok(npx(['--help']), 'spottune --help'), /Usage: spottune/);
   const ref = (args: string[]) => run(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], reference);
@@ -166,6 +167,19 @@ test('the CLI: npx spottune --help, methods, and a 1-epoch train equal to this c
   assert.deepEqual(results[0], results[1]);
   assert.equal(results[0].trainImages, 20);
   assert.ok(existsSync(join(consumer, 'run', 'last.pth')));
+
+  // eval and predict on the trained run, against the checkout's.
+  const digit = Buffer.alloc(28 * 28);
+  for (let i = 4; i < 24; i++) digit[i * 28 + 14] = 255; // a "1"
+  for (const where of [consumer, reference]) await sharp(digit, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(where, 'digit.png'));
+  const [evalGot, evalWant] = [npx(['eval', 'run', '--json']), ref(['eval', 'run', '--json'])].map((r, i) => {
+    const { seconds: _s, ...rest } = JSON.parse(ok(r, `eval (${i ? 'reference' : 'consumer'})`));
+    return rest;
+  });
+  assert.deepEqual(evalGot, evalWant);
+  assert.equal(evalGot.testAcc, results[0].bestTestAcc);
+  const predictArgs = ['predict', 'digit.png', '--run', 'run', '--json'];
+  assert.equal(ok(npx(predictArgs), 'predict (consumer)'), ok(ref(predictArgs), 'predict (reference)'));
 });
 
 const mountable = spawnSync('unshare', ['-m', 'true']).status === 0;
