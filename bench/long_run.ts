@@ -13,7 +13,7 @@ import * as torch from '../src/torch/index.js';
 import { makeConfig } from '../src/train/config.js';
 import { train } from '../src/train/engine.js';
 import { openTask } from '../src/train/task.js';
-import { sourceWeights } from '../scripts/reliability/cli.js';
+import { sourceWeights } from '../test/reliability/cli.js';
 
 const { values } = parseArgs({
   options: {

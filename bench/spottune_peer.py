@@ -47,7 +47,7 @@ class Block(nn.Module):
         return F.relu(out + (self.short(x) if self.short is not None else x))
 
 
-class ResNet26(nn.Module):
+class RebuffiResNet(nn.Module):
     def __init__(self, num_classes, per_stage=4):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 32, 3, 1, 1, bias=False)
@@ -116,13 +116,13 @@ def train_step_fn(model, stem, head, images, labels):
 
 
 def agent26(num_blocks):
-    a = ResNet26(2 * num_blocks, per_stage=1)
+    a = RebuffiResNet(2 * num_blocks, per_stage=1)
     return lambda x: a.head(torch.nn.Sequential(*a.blocks)(a.stem(x))), a
 
 
 benchmarks = {}
 # SpotTune on ResNet-26, batch 64, 3x64x64
-net = ResNet26(10)
+net = RebuffiResNet(10)
 agent_fn, agent_mod = agent26(12)
 
 

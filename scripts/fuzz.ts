@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TARGETS, runFuzz } from './fuzz/run.js';
+import { TARGETS, runFuzz } from '../test/fuzz/run.js';
 
 const { values } = parseArgs({
   options: {

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sourceWeights } from './reliability/cli.js';
-import { differences, halfWritten, interruptedRun, timedRun } from './reliability/kill_resume.js';
+import { sourceWeights } from '../test/reliability/cli.js';
+import { differences, halfWritten, interruptedRun, timedRun } from '../test/reliability/kill_resume.js';
 
 const { values } = parseArgs({ options: { kills: { type: 'string', default: '5' }, epochs: { type: 'string', default: '6' }, seed: { type: 'string', default: '1' } } });
 const kills = Number(values.kills);

@@ -11,7 +11,7 @@ import { evaluateRun, loadRun, predict } from '../train/saved_run.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { Distributed } from '../train/distributed.js';
 import type { ProcessGroupOptions } from '../torch/distributed.js';
-import { Progress } from './progress.js';
+import { Progress } from '../train/progress.js';
 
 export interface OutputOptions {
   quiet?: boolean;

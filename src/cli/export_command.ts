@@ -1,7 +1,7 @@
 // `spottune export <run> --format onnx`: writes a trained run's model as ONNX and, with
 // --verify, checks it in onnxruntime against libtorch on the run's test images.
 import { join } from 'node:path';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 import { DataLoader } from '../data/index.js';
 import { writeFileAtomic } from '../io/file.js';
 import { exportOnnx, runRouting } from '../export/model.js';

@@ -4,7 +4,7 @@
 // [0.8, 1.2] (FractalDB's intra-class variation), may flip it, and renders the chaos game's
 // points fitted to the image, antialiased. A pre-training source made of nothing but arithmetic.
 import { type Generator, GeneratedImages, type GeneratedOptions } from './generated.js';
-import { hashString, mixSeed, Rng } from './rng.js';
+import { hashString, mixSeed, Rng } from '../util/rng.js';
 
 /** An affine map x' = a·x + b·y + e, y' = c·x + d·y + f, and its probability. */
 interface Map2 {

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { checkIndex, type Dataset, type Sample } from './dataset.js';
-import { hashString, mixSeed, Rng } from './rng.js';
+import { hashString, mixSeed, Rng } from '../util/rng.js';
 
 export type Split = 'train' | 'test';
 

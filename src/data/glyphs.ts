@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import opentype, { type Font } from 'opentype.js';
 import { checkIndex, type Dataset, type Sample } from './dataset.js';
 import { bounds, type Edges, flatten, rasterize, transform } from './raster.js';
-import { hashString, mixSeed, Rng } from './rng.js';
+import { hashString, mixSeed, Rng } from '../util/rng.js';
 
 export const FONT_ROOT = '/usr/share/fonts';
 export const GLYPH_LETTERS = 'ABCDEFGHIJ';

@@ -3,7 +3,7 @@
 export { type Dataset, type Image, type Sample, describeSample } from './dataset.js';
 export { matchClasses, listNames, Relabelled, type ClassMatch } from './classes.js';
 export { Subset, trainValSplit, samplesPerClass } from './subset.js';
-export { Rng, mixSeed, hashString } from './rng.js';
+
 export { ImageFolder } from './image_folder.js';
 export { ImageList, type ImageListOptions } from './image_list.js';
 export { Cub200, type CubOptions } from './cub.js';

@@ -5,7 +5,7 @@
 // do not depend on which decode finishes first.
 import { availableParallelism } from 'node:os';
 import { describeSample, type Dataset } from './dataset.js';
-import { mixSeed, Rng } from './rng.js';
+import { mixSeed, Rng } from '../util/rng.js';
 import { BadImageError, type Chw, type Pipeline } from './transforms.js';
 
 export interface Batch {

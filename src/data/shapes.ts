@@ -4,7 +4,7 @@
 // images per class stay far from the ceiling.
 import { type Generator, GeneratedImages, type GeneratedOptions, toBytes } from './generated.js';
 import { type Edges, rasterize } from './raster.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 type Point = [number, number];
 

@@ -1,7 +1,7 @@
 // Subsets of a dataset: a seeded train/val split for formats without one, and the low-data
 // setting (N labelled images per class, like TLlib's samples-per-class).
 import { checkIndex, type Dataset, type Sample } from './dataset.js';
-import { mixSeed, Rng } from './rng.js';
+import { mixSeed, Rng } from '../util/rng.js';
 
 /** The samples of `base` at `indices`, in that order. */
 export class Subset implements Dataset {

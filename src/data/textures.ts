@@ -2,7 +2,7 @@
 // classes split the orientations into adjacent 45° sectors and the rings' centre may lie far
 // outside the image (then they look like curved stripes), so classes meet at their borders.
 import { type Generator, GeneratedImages, type GeneratedOptions, toBytes } from './generated.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 export const TEXTURE_CLASSES = [
   'stripes-0', 'stripes-45', 'stripes-90', 'stripes-135', 'checkerboard', 'dots', 'rings', 'blobs', 'grain', 'waves',

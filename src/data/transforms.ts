@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import type { Image, Sample } from './dataset.js';
 import { BadImageError, checkRegion, convertChannels, decodeImage, readImageBytes, sharpRegion, type Region } from './image_file.js';
 import { imageSize } from './image_size.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 export { BadImageError, convertChannels, type Region };
 

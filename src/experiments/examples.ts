@@ -4,7 +4,8 @@
 // thumbnail of an image file).
 import sharp from 'sharp';
 import * as torch from '../torch/index.js';
-import { Rng, type Image } from '../data/index.js';
+import type { Image } from '../data/index.js';
+import { Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../io/file.js';
 import type { BuiltRun } from '../train/engine.js';
 

@@ -24,9 +24,10 @@ const send = (m: WorkerMessage) => process.send?.(m);
 
 writeFileSync(join(dir, PID_FILE), String(process.pid));
 const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as TrainConfig;
-const { train, writeTextAtomic } = await import('../train/engine.js');
+const { train } = await import('../train/engine.js');
+const { writeTextAtomic } = await import('../io/file.js');
 const { recordExamples, writeExamples, EXAMPLES_FILE } = await import('./examples.js');
-const { Progress } = await import('../cli/progress.js');
+const { Progress } = await import('../train/progress.js');
 const progress = new Progress(config.epochs, false);
 const result = await train(config, dir, {
   resume: true,

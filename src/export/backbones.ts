@@ -2,7 +2,7 @@
 // head, and the policy network. They mirror the forward() methods line by line; a model
 // of another class is refused by name rather than guessed at.
 import { BatchNorm2d, Conv2d, type AnyModule, type Sequential } from '../nn/index.js';
-import { Agent, BasicBlock, Bottleneck, Rebuffi26Block, ResNet, ResNet26, type Backbone, type ResidualBlock } from '../models/index.js';
+import { Agent, BasicBlock, Bottleneck, RebuffiBlock, ResNet, RebuffiResNet, type Backbone, type ResidualBlock } from '../models/index.js';
 import { add, batchNorm, conv, flatten, globalAvgPool, linear, maxPool, relu, type Emitter } from './layers.js';
 
 const unsupported = (what: string, m: AnyModule) => new Error(`ONNX export: ${what} ${m.constructor.name} is not supported (expected the models of src/models)`);
@@ -15,7 +15,7 @@ function downsample(e: Emitter, d: Sequential, x: string): string {
 }
 
 /** Rebuffi's parameter-free shortcut: AvgPool2d(2, ceil_mode) (divisor: the window's pixels inside the image), then zero channels. */
-function padShortcut(e: Emitter, b: Rebuffi26Block, x: string): string {
+function padShortcut(e: Emitter, b: RebuffiBlock, x: string): string {
   const name = `${e.name(b)}.shortcut`;
   const pooled = e.g.node('AveragePool', [x], { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], ceil_mode: 1, count_include_pad: 0 }, `${name}.pool`);
   const extra = b.planes - b.inplanes;
@@ -37,7 +37,7 @@ export function block(e: Emitter, b: ResidualBlock, x: string): string {
     out = relu(e, conv(e, b.conv2, b.bn2, out), `${name}.relu2`);
     out = conv(e, b.conv3, b.bn3, out);
     if (b.downsample) shortcut = downsample(e, b.downsample, x);
-  } else if (b instanceof Rebuffi26Block) {
+  } else if (b instanceof RebuffiBlock) {
     out = conv(e, b.conv2, b.bn2, relu(e, conv(e, b.conv1, b.bn1, x), `${name}.relu1`));
     if (b.reshapes) shortcut = padShortcut(e, b, x);
   } else {
@@ -48,13 +48,13 @@ export function block(e: Emitter, b: ResidualBlock, x: string): string {
 
 export function stem(e: Emitter, net: Backbone, x: string): string {
   if (net instanceof ResNet) return maxPool(e, net.maxpool, relu(e, conv(e, net.conv1, net.bn1, x), `${e.name(net.conv1)}.relu`));
-  if (net instanceof ResNet26) return conv(e, net.conv1, net.bn1, x);
+  if (net instanceof RebuffiResNet) return conv(e, net.conv1, net.bn1, x);
   throw unsupported('backbone', net);
 }
 
 export function head(e: Emitter, net: Backbone, x: string): string {
   if (net instanceof ResNet) return linear(e, net.fc, flatten(e, globalAvgPool(e, net.avgpool, x), `${e.name(net.avgpool)}.flatten`));
-  if (net instanceof ResNet26) {
+  if (net instanceof RebuffiResNet) {
     const h = relu(e, batchNorm(e, net.bn2, x), `${e.name(net.bn2)}.relu`);
     return linear(e, net.fc, flatten(e, globalAvgPool(e, net.avgpool, h), `${e.name(net.avgpool)}.flatten`));
   }

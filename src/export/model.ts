@@ -8,7 +8,7 @@
 // every image (about twice the blocks' compute); `spottune eval` runs only the chosen one.
 import { Agent } from '../models/index.js';
 import type { Module } from '../nn/index.js';
-import { PlainModel, SpotTuneModel, SpotTuneNet, type EvalRouting, type TrainModel } from '../spottune/index.js';
+import { PlainModel, SpotTuneModel, TwoBranchNet, type EvalRouting, type TrainModel } from '../spottune/index.js';
 import { agent, backbone, block, head, stem } from './backbones.js';
 import { OnnxGraph, type ValueSpec } from './graph.js';
 import { emitter, type Emitter } from './layers.js';
@@ -38,7 +38,7 @@ export function runRouting(config: Pick<TrainConfig, 'method' | 'strategy'>, ove
   return override ?? (config.method === 'spottune-finetuned' ? 'finetuned' : config.strategy.evalRouting);
 }
 
-function policyNetwork(net: SpotTuneNet): Agent | undefined {
+function policyNetwork(net: TwoBranchNet): Agent | undefined {
   const a = net.namedChildren().find(([name]) => name === 'agent')?.[1];
   return a instanceof Agent ? a : undefined;
 }
@@ -51,7 +51,7 @@ function constantDecisions(e: Emitter, x: string, L: number, value: 0 | 1): stri
   return g.node('Expand', [g.float('decisions.value', new Float32Array(L).fill(value), [1, L]), shape], {}, 'decisions.expand');
 }
 
-function spotTuneGraph(e: Emitter, net: SpotTuneNet, x: string, routing: EvalRouting, inputShape: readonly number[]): { logits: string; decisions: string } {
+function spotTuneGraph(e: Emitter, net: TwoBranchNet, x: string, routing: EvalRouting, inputShape: readonly number[]): { logits: string; decisions: string } {
   const g = e.g;
   const L = net.numBlocks;
   const policy = policyNetwork(net);

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../io/file.js';
 import type { Task } from '../train/task.js';
 

@@ -56,6 +56,11 @@ export function writeFileAtomic(path: string, write: (append: (bytes: Uint8Array
   }
 }
 
+/** Replaces a file atomically with the given text. */
+export function writeTextAtomic(path: string, text: string): void {
+  writeFileAtomic(path, (append) => append(Buffer.from(text)));
+}
+
 const REASONS: Record<string, string> = {
   ENOSPC: 'the disk is full',
   EDQUOT: 'the disk quota is used up',

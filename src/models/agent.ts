@@ -4,7 +4,7 @@
 // and outputs, per image, two logits for each of the L blocks (index 1 = fine-tuned).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { ResNet26 } from './resnet26.js';
+import { RebuffiResNet } from './rebuffi.js';
 
 export interface AgentOptions {
   /** Number of residual blocks L the policy decides about. */
@@ -15,7 +15,7 @@ export interface AgentOptions {
   inputSize?: number;
 }
 
-export class Agent extends ResNet26 {
+export class Agent extends RebuffiResNet {
   readonly numBlocks: number;
   readonly inputSize: number | undefined;
 

@@ -1,11 +1,11 @@
 // Models by name: torchvision's ResNets, Rebuffi's ResNet-26 family, the policy network.
 import { resnet18, resnet34, resnet50, resnet101, resnet152 } from './resnet.js';
-import { resnet26, resnet38 } from './resnet26.js';
+import { resnet26, resnet38 } from './rebuffi.js';
 import type { Backbone } from './backbone.js';
 
 export { type Backbone, type ResidualBlock, backboneForward, backboneLayers } from './backbone.js';
 export { ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, resnet101, resnet152, type ResNetOptions } from './resnet.js';
-export { ResNet26, Rebuffi26Block, resnet26, resnet38, type ResNet26Options } from './resnet26.js';
+export { RebuffiResNet, RebuffiBlock, resnet26, resnet38, type RebuffiResNetOptions } from './rebuffi.js';
 export { Agent, type AgentOptions } from './agent.js';
 
 export interface ArchOptions {

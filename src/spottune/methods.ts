@@ -3,11 +3,11 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module, Parameter } from '../nn/index.js';
 import { Agent, type Backbone } from '../models/index.js';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 import { PlainModel } from './plain_model.js';
 import { SpotTuneModel } from './spottune_model.js';
-import { SpotTuneNet } from './spottune_net.js';
-import type { Strategy, StrategyContext, TrainModel } from './strategy.js';
+import { TwoBranchNet } from './two_branch_net.js';
+import type { Strategy, StrategyContext, TrainModel } from './method.js';
 
 /** Everything but the classifier: stem modules and blocks. */
 function backboneParts(net: Backbone): Module<any[], unknown>[] {
@@ -48,7 +48,7 @@ function l2sp(ctx: StrategyContext): TrainModel {
 
 function spottune(ctx: StrategyContext, variant: 'plain' | 'global-k' | 'finetuned-at-test' | 'random'): TrainModel {
   const o = ctx.options;
-  const net = new SpotTuneNet(ctx.pretrained(), ctx.pretrained(), { frozenBn: o.frozenBn });
+  const net = new TwoBranchNet(ctx.pretrained(), ctx.pretrained(), { frozenBn: o.frozenBn });
   const source = variant === 'random'
     ? { kind: 'random' as const, alwaysFrom: Math.max(0, net.numBlocks - 3) }
     : { kind: 'agent' as const, agent: new Agent({ numBlocks: net.numBlocks, inChannels: ctx.inChannels, width: o.agentWidth, inputSize: o.agentInputSize }) };

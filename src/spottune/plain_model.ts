@@ -6,7 +6,7 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module, Parameter } from '../nn/index.js';
 import { backboneLayers, type Backbone } from '../models/index.js';
-import type { ModelOutput, ParamGroupSpec, TrainModel } from './strategy.js';
+import type { ModelOutput, ParamGroupSpec, TrainModel } from './method.js';
 
 export interface PlainModelOptions {
   /** Modules to freeze (weights and batch-norm statistics). */

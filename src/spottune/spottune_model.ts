@@ -6,8 +6,8 @@ import { backboneLayers, type Agent } from '../models/index.js';
 import type { Parameter } from '../nn/index.js';
 import { globalKLoss, type GlobalKOptions } from './global_k.js';
 import { gumbelSoftmax, gumbelSoftmaxHard, temperature } from './gumbel.js';
-import type { SpotTuneNet } from './spottune_net.js';
-import type { EvalRouting, ModelOutput, ParamGroupSpec, StrategyOptions, TrainModel } from './strategy.js';
+import type { TwoBranchNet } from './two_branch_net.js';
+import type { EvalRouting, ModelOutput, ParamGroupSpec, StrategyOptions, TrainModel } from './method.js';
 
 export type DecisionSource =
   | { kind: 'agent'; agent: Agent }
@@ -20,7 +20,7 @@ export class SpotTuneModel implements TrainModel {
   private epoch = 0;
 
   constructor(
-    readonly module: SpotTuneNet,
+    readonly module: TwoBranchNet,
     private readonly source: DecisionSource,
     private readonly o: StrategyOptions & { evalRouting: EvalRouting; globalK?: GlobalKOptions; useGlobalK: boolean },
   ) {

@@ -21,7 +21,7 @@ import type { Module } from '../nn/index.js';
 import { DataLoader, type LoaderOptions } from '../data/index.js';
 import type { Dataset } from '../data/index.js';
 import type { Pipeline } from '../data/transforms.js';
-import { mixSeed } from '../data/rng.js';
+import { mixSeed } from '../util/rng.js';
 
 /**
  * Rank r's part of an epoch's order: the r-th of `worldSize` equal slices of every global batch

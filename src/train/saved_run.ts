@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { BadImageError, DataLoader } from '../data/index.js';
-import { Rng } from '../data/rng.js';
+import { Rng } from '../util/rng.js';
 import type { TrainModel } from '../spottune/index.js';
 import { buildRun, evaluate } from './engine.js';
 import { readConfigFile, validateConfig, type TrainConfig } from './config.js';

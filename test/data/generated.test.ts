@@ -8,7 +8,7 @@ import { shapes, SHAPE_CLASSES } from '../../src/data/shapes.js';
 import { drawTexture, textures, TEXTURE_CLASSES } from '../../src/data/textures.js';
 import { fractals } from '../../src/data/fractals.js';
 import { FONT_ROOT, FontGlyphs, GLYPH_SETS } from '../../src/data/glyphs.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { openTask } from '../../src/train/task.js';
 import { tempDir } from './util.js';
 

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageFolder } from '../../src/data/image_folder.js';
 import { BadImageError, centerCrop, compose, convertChannels, decode, resize } from '../../src/data/transforms.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { tempDir } from './util.js';
 
 const PYTHON = '/usr/bin/python3';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Image } from '../../src/data/dataset.js';
 import { imageSize } from '../../src/data/image_size.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import {
   BadImageError,
   centerCrop,

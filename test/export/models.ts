@@ -6,7 +6,7 @@ import { BatchNorm2d, type Module } from '../../src/nn/index.js';
 import { Agent, resnet26, type Backbone } from '../../src/models/index.js';
 import { DataLoader } from '../../src/data/index.js';
 import { openTask } from '../../src/train/task.js';
-import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions, type EvalRouting } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions, type EvalRouting } from '../../src/spottune/index.js';
 import type { ImageBatch } from '../../src/export/verify.js';
 
 async function loadImages(): Promise<ImageBatch[]> {
@@ -77,7 +77,7 @@ function splitPolicy(agent: Agent, batches: ImageBatch[]): void {
 export function spotTune(batches: ImageBatch[], routing: EvalRouting, agentInputSize?: number): SpotTuneModel {
   torch.manualSeed(3);
   const small = () => resnet26({ numClasses: 10, inChannels: 1, width: 0.25 });
-  const net = new SpotTuneNet(randomNet(small), randomNet(small));
+  const net = new TwoBranchNet(randomNet(small), randomNet(small));
   const agent = new Agent({ numBlocks: net.numBlocks, inChannels: 1, width: 0.25, inputSize: agentInputSize });
   randomBatchNorms(agent);
   splitPolicy(agent, batches);

@@ -10,7 +10,7 @@ import { extname, join, normalize } from 'node:path';
 import sharp from 'sharp';
 import { chromium } from 'playwright-core';
 import * as torch from '../../src/torch/index.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { openTask } from '../../src/train/task.js';
 import { exportOnnx } from '../../src/export/model.js';
 import { preprocessing, writeWebApp } from '../../src/export/web.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { FASHION_MNIST_ROOT } from '../../src/data/idx.js';
 import { UCI_DIGITS_FILE } from '../../src/data/digits.js';
 import { addonPath } from '../../src/torch/native.js';
-import { differences } from '../../scripts/reliability/kill_resume.js';
+import { differences } from './kill_resume.js';
 import { CLI, ROOT, epochOf, runCli, sourceWeights, tempDir, tempFiles, trainArgs } from './helpers.js';
 
 const dir = tempDir('environment');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TARGETS, runFuzz } from '../../scripts/fuzz/run.js';
+import { TARGETS, runFuzz } from '../fuzz/run.js';
 
 const N = Number(process.env.SPOTTUNE_FUZZ_N ?? 250);
 

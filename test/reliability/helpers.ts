@@ -7,7 +7,7 @@ import { after } from 'node:test';
 import * as torch from '../../src/torch/index.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 
-export { CLI, ROOT, runCli, sourceWeights, tempFiles } from '../../scripts/reliability/cli.js';
+export { CLI, ROOT, runCli, sourceWeights, tempFiles } from './cli.js';
 
 /** A fresh folder, removed when the test file ends. */
 export function tempDir(prefix: string): string {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { differences, halfWritten, interruptedRun, timedRun } from '../../scripts/reliability/kill_resume.js';
+import { differences, halfWritten, interruptedRun, timedRun } from './kill_resume.js';
 import { sourceWeights, tempDir, tempFiles } from './helpers.js';
 
 const KILLS = Number(process.env.SPOTTUNE_KILLS ?? 3);

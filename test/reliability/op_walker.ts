@@ -7,7 +7,7 @@
 //   node --import tsx test/reliability/op_walker.ts [--combos N] [--seed S]
 import { writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Rng, mixSeed, hashString } from '../../src/data/rng.js';
+import { Rng, mixSeed, hashString } from '../../src/util/rng.js';
 import * as torch from '../../src/torch/index.js';
 import * as ops from '../../src/torch/ops.js';
 import { Tensor } from '../../src/torch/index.js';

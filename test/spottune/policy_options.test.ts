@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { Agent, resnet26 } from '../../src/models/index.js';
-import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions, gumbelSoftmax, gumbelSoftmaxHard, type StrategyOptions } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions, gumbelSoftmax, gumbelSoftmaxHard, type StrategyOptions } from '../../src/spottune/index.js';
 import { writeWeights } from '../../src/io/tensors.js';
 import { makeConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/engine.js';
@@ -21,7 +21,7 @@ function model(o: Partial<StrategyOptions> = {}): SpotTuneModel {
   const a = resnet26({ numClasses: 5, width: 0.25 });
   const b = resnet26({ numClasses: 5, width: 0.25 });
   torch.tidy(() => b.loadStateDict(a.stateDict()));
-  const net = new SpotTuneNet(a, b, { frozenBn: 'train' });
+  const net = new TwoBranchNet(a, b, { frozenBn: 'train' });
   agent = new Agent({ numBlocks: net.numBlocks, width: 0.25 });
   return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, ...o, useGlobalK: false });
 }

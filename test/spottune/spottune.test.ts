@@ -7,7 +7,7 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { Agent, resnet18, resnet26, type Backbone } from '../../src/models/index.js';
-import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions, globalKLoss, gumbelSoftmaxHard } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions, globalKLoss, gumbelSoftmaxHard } from '../../src/spottune/index.js';
 
 /** Two backbones with identical (random, non-trivial) weights, like two loads of one file. */
 function twins(make: () => Backbone): [Backbone, Backbone] {
@@ -19,7 +19,7 @@ function twins(make: () => Backbone): [Backbone, Backbone] {
 
 function spotTune(make: () => Backbone, frozenBn: 'train' | 'eval' = 'train'): SpotTuneModel {
   const [a, b] = twins(make);
-  const net = new SpotTuneNet(a, b, { frozenBn });
+  const net = new TwoBranchNet(a, b, { frozenBn });
   const agent = new Agent({ numBlocks: net.numBlocks, width: 0.25 });
   return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, useGlobalK: false });
 }
@@ -100,7 +100,7 @@ for (const [name, make] of [['ResNet-26 (pooled shortcuts)', small], ['ResNet-18
       torch.noGrad(() => { for (const p of source.blocks.flatMap((b) => b.parameters())) p.add_(torch.randnLike(p).mul(0.05)); });
       const tunedReference = (make as () => Backbone)();
       tunedReference.loadStateDict(source.stateDict());
-      const net = new SpotTuneNet(source, copy).eval();
+      const net = new TwoBranchNet(source, copy).eval();
       reference.eval();
       tunedReference.eval();
       // the stem and head are shared: copy them into the "pre-trained" reference too

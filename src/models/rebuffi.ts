@@ -19,7 +19,7 @@ function padShortcut(x: Tensor, outChannels: number): Tensor {
   return extra > 0 ? torch.pad(pooled, [0, 0, 0, 0, 0, extra]) : pooled;
 }
 
-export class Rebuffi26Block extends Module implements ResidualBlock {
+export class RebuffiBlock extends Module implements ResidualBlock {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly conv2: Conv2d;
@@ -42,7 +42,7 @@ export class Rebuffi26Block extends Module implements ResidualBlock {
   }
 }
 
-export interface ResNet26Options {
+export interface RebuffiResNetOptions {
   numClasses?: number;
   inChannels?: number;
   /** Blocks per stage: 4 gives ResNet-26, 6 ResNet-38 (depth = 6n + 2). */
@@ -51,15 +51,15 @@ export interface ResNet26Options {
   width?: number;
 }
 
-export class ResNet26 extends ResNetBase {
+export class RebuffiResNet extends ResNetBase {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
-  readonly layers: Sequential<Rebuffi26Block>[];
+  readonly layers: Sequential<RebuffiBlock>[];
   readonly bn2: BatchNorm2d;
   readonly avgpool: AdaptiveAvgPool2d;
   readonly blocks: ResidualBlock[];
 
-  constructor(o: ResNet26Options = {}) {
+  constructor(o: RebuffiResNetOptions = {}) {
     super();
     const base = Math.max(1, Math.round(32 * (o.width ?? 1)));
     const n = o.blocksPerStage ?? 4;
@@ -68,9 +68,9 @@ export class ResNet26 extends ResNetBase {
     let inplanes = base;
     this.layers = [2, 4, 8].map((mult, i) => {
       const planes = base * mult;
-      const layer = new Sequential<Rebuffi26Block>();
+      const layer = new Sequential<RebuffiBlock>();
       for (let b = 0; b < n; b++) {
-        layer.append(new Rebuffi26Block(inplanes, planes, b === 0 ? 2 : 1));
+        layer.append(new RebuffiBlock(inplanes, planes, b === 0 ? 2 : 1));
         inplanes = planes;
       }
       return this.registerModule(`layer${i + 1}`, layer);
@@ -95,5 +95,5 @@ export class ResNet26 extends ResNetBase {
   }
 }
 
-export const resnet26 = (o: ResNet26Options = {}) => new ResNet26({ ...o, blocksPerStage: 4 });
-export const resnet38 = (o: ResNet26Options = {}) => new ResNet26({ ...o, blocksPerStage: 6 });
+export const resnet26 = (o: RebuffiResNetOptions = {}) => new RebuffiResNet({ ...o, blocksPerStage: 4 });
+export const resnet38 = (o: RebuffiResNetOptions = {}) => new RebuffiResNet({ ...o, blocksPerStage: 6 });

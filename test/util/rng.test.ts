@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Dataset, Sample } from '../../src/data/dataset.js';
-import { hashString, mixSeed, Rng } from '../../src/data/rng.js';
+import { hashString, mixSeed, Rng } from '../../src/util/rng.js';
 import { samplesPerClass, Subset, trainValSplit } from '../../src/data/subset.js';
 
 describe('Rng', () => {

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import * as torch from '../../src/torch/index.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { CLI, ROOT, runCli, tempFiles } from './cli.js';

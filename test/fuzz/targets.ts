@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, gzipSync, inflateSync } from 'node:zlib';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { readIdx } from '../../src/data/idx.js';
 import { readMat } from '../../src/data/mat.js';
 import { Decathlon } from '../../src/data/decathlon.js';

@@ -1,14 +1,15 @@
-// The SpotTune network: for every residual block l, the frozen pre-trained block F_l and a
-// fine-tuned copy F̂_l initialised from the same weights, mixed per image by a decision
-// I_l(x) ∈ {0, 1}:   x_l = (1 − I_l)·F_l(x_{l−1}) + I_l·F̂_l(x_{l−1})
+// The two-branch network of SpotTune (and of the random-policy baseline): for every residual
+// block l, the frozen pre-trained block F_l and a fine-tuned copy F̂_l initialised from the
+// same weights, mixed per image by a decision I_l(x) ∈ {0, 1}:
+//   x_l = (1 − I_l)·F_l(x_{l−1}) + I_l·F̂_l(x_{l−1})
 // (each block includes its shortcut and final ReLU, as in the reference code). The stem is
-// shared and trainable, the head is new. Decisions come from outside (see policy.ts).
+// shared and trainable, the head is new. Decisions come from outside (spottune_model.ts).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { BatchNorm2d, Conv2d, Linear, Module, Sequential } from '../nn/index.js';
 import type { Backbone, ResidualBlock } from '../models/index.js';
 
-export interface SpotTuneNetOptions {
+export interface TwoBranchNetOptions {
   /**
    * Batch norm of the frozen blocks: 'train' (the reference code: trainable, batch
    * statistics in training) or 'eval' (frozen, running statistics always).
@@ -16,7 +17,7 @@ export interface SpotTuneNetOptions {
   frozenBn?: 'train' | 'eval';
 }
 
-export class SpotTuneNet extends Module<[Tensor, Tensor], Tensor> {
+export class TwoBranchNet extends Module<[Tensor, Tensor], Tensor> {
   /** Stem, fine-tuned blocks F̂ and head: the trainable network. */
   readonly net: Backbone;
   /** The pre-trained blocks F. */
@@ -27,9 +28,9 @@ export class SpotTuneNet extends Module<[Tensor, Tensor], Tensor> {
    * `net` and `source` hold the same pre-trained weights; `source` gives up its blocks to
    * become the frozen branch (its stem and head are disposed).
    */
-  constructor(net: Backbone, source: Backbone, o: SpotTuneNetOptions = {}) {
+  constructor(net: Backbone, source: Backbone, o: TwoBranchNetOptions = {}) {
     super();
-    if (net.blocks.length !== source.blocks.length) throw new Error('SpotTuneNet: the two backbones have different numbers of blocks');
+    if (net.blocks.length !== source.blocks.length) throw new Error('TwoBranchNet: the two backbones have different numbers of blocks');
     this.net = this.registerModule('net', net);
     this.frozen = this.registerModule('frozen', new Sequential<ResidualBlock>(...source.blocks));
     const kept = new Set(this.frozen.parameters());
@@ -102,7 +103,7 @@ export class SpotTuneNet extends Module<[Tensor, Tensor], Tensor> {
 
   private checkDecisions(x: Tensor, d: Tensor): void {
     if (d.ndim !== 2 || d.shape[0] !== x.shape[0] || d.shape[1] !== this.numBlocks) {
-      throw new Error(`SpotTuneNet: decisions must have shape [${x.shape[0]}, ${this.numBlocks}], got [${d.shape.join(', ')}]`);
+      throw new Error(`TwoBranchNet: decisions must have shape [${x.shape[0]}, ${this.numBlocks}], got [${d.shape.join(', ')}]`);
     }
   }
 }

@@ -3,7 +3,7 @@
 // deeper checks: pickle opcodes (including hostile globals such as os.system), JSON values and
 // text lines. Every function draws only from the Rng it is given, so an input is reproducible
 // from its seed.
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 
 export const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(0, xs.length)];
 const chance = (rng: Rng, p: number): boolean => rng.float() < p;

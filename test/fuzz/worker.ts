@@ -3,7 +3,7 @@
 // a hang or runaway memory kills only this process, and `current` says which input did it.
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Rng, mixSeed } from '../../src/data/rng.js';
+import { Rng, mixSeed } from '../../src/util/rng.js';
 import { makeTargets, type Input } from './targets.js';
 
 export interface Job {
