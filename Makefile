@@ -9,6 +9,7 @@ demo: setup
 
 test: setup
 	npm run typecheck
+	npm run lint:layers
 	npm test
 
 bench: setup
