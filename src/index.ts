@@ -1,7 +1,7 @@
 // `import { train } from 'spottune'`: train a method on a task, evaluate it, predict with it.
 // The layers have their own entry points: spottune/torch, spottune/nn, spottune/optim,
 // spottune/models, spottune/data.
-export { train, evaluate, type TrainOptions, type Callbacks, type BatchInfo, type EpochMetrics, type RunResult, type BuiltRun } from './train/engine.js';
+export { train, evaluate, type TrainOptions, type Callbacks, type BatchInfo, type EpochMetrics, type RunResult, type BuiltRun } from './train/index.js';
 export { makeConfig, validateConfig, readConfigFile, defaultConfig, type TrainConfig } from './train/config.js';
 export { loadRun, evaluateRun, predict, type LoadedRun, type Prediction } from './train/saved_run.js';
 export { openTask, type Task, type TaskSpec } from './train/task.js';

@@ -7,7 +7,7 @@ import * as torch from '../torch/index.js';
 import type { Image } from '../data/index.js';
 import { Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../io/file.js';
-import type { BuiltRun } from '../train/engine.js';
+import type { BuiltRun } from '../train/build.js';
 
 export const EXAMPLES_FILE = 'examples.json';
 const PER_CLASS = 2;

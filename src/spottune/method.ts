@@ -87,6 +87,8 @@ export interface TrainModel {
   /** Everything that is saved in a checkpoint. */
   readonly module: Module<any[], unknown>;
   readonly numBlocks: number;
+  /** Gumbel-softmax temperature of the current epoch (models with a policy network). */
+  readonly tau?: number;
   /** Training forward pass (the engine has called setTraining(true)). */
   forwardTrain(x: Tensor): ModelOutput;
   /** Evaluation forward pass, in evaluation mode, without gradients. */

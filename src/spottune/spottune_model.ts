@@ -16,7 +16,8 @@ export type DecisionSource =
 
 export class SpotTuneModel implements TrainModel {
   readonly numBlocks: number;
-  private tau: number;
+  /** Gumbel-softmax temperature of the current epoch. */
+  tau: number;
   private epoch = 0;
 
   constructor(

@@ -7,6 +7,7 @@ import type { Tensor } from '../torch/index.js';
 import { loadPth, writePth } from '../io/pth.js';
 import { isRawTensor, type RawTensor } from '../io/raw.js';
 import { rawToTensor, tensorToRaw } from '../io/tensors.js';
+import type { OptimizerStateDict } from '../optim/index.js';
 
 /** Replaces every Tensor in a nested value (Maps, arrays, plain objects) by f(tensor). */
 function mapTensors(x: unknown, f: (t: Tensor) => unknown): unknown {
@@ -48,4 +49,33 @@ export function plain(x: unknown): unknown {
   }
   if (Array.isArray(x)) return x.map(plain);
   return x;
+}
+
+/** Everything an exact resume restores, besides the model: optimizers, schedules, the random generator, progress. */
+export interface RunState {
+  epoch: number;
+  optimizers: OptimizerStateDict[];
+  schedulers: unknown[];
+  best: { acc: number; epoch: number };
+  /** JSON of the epochs' metrics so far (a crash before metrics.jsonl is rewritten loses nothing). */
+  metrics: string;
+}
+
+/** Writes a run's `last` checkpoint: the model's state dict, the run state and the random generator. */
+export function saveRunCheckpoint(path: string, model: Map<string, Tensor>, state: RunState): void {
+  torch.tidy(() => saveCheckpoint(path, { epoch: state.epoch, model, optimizers: state.optimizers, schedulers: state.schedulers, rng: torch.getRngState(), best: state.best, metrics: state.metrics }));
+}
+
+/**
+ * Reads a run's `last` checkpoint: `restore` loads the model's weights, optimizers and schedules
+ * from it (its tensors are freed afterwards); the random generator is set; the state is returned.
+ */
+export function loadRunCheckpoint(path: string, restore: (model: Map<string, Tensor>, state: RunState) => void): RunState {
+  const ck = loadCheckpoint(path);
+  const c = plain(ck) as RunState & { rng: Tensor };
+  const sd = ck.get('model') as Map<string, Tensor>;
+  restore(sd, c);
+  torch.setRngState(c.rng);
+  torch.dispose([sd, c]);
+  return c;
 }

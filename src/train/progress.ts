@@ -1,5 +1,6 @@
 // Progress on stderr: a bar with images/s and ETA on a terminal, a line per epoch otherwise.
-import type { BatchInfo, EpochMetrics } from './engine.js';
+import type { EpochMetrics } from './engine.js';
+import type { BatchInfo } from './epoch.js';
 
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
 

@@ -1,0 +1,78 @@
+// A run's model and optimizers, built from its configuration: the task (datasets and
+// transforms), the method's model over the pre-trained weights, and one SGD per parameter
+// group (network, policy) with its learning-rate schedule.
+import { existsSync } from 'node:fs';
+import * as torch from '../torch/index.js';
+import type { Tensor } from '../torch/index.js';
+import { SGD, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR, type Scheduler } from '../optim/index.js';
+import { createBackbone, type Backbone } from '../models/index.js';
+import { getStrategy, type StrategyContext, type TrainModel } from '../spottune/index.js';
+import { loadPretrained } from '../models/pretrained.js';
+import { openTask, type Task } from './task.js';
+import { validateConfig, type TrainConfig } from './config.js';
+
+/** The model of a run and everything it was built from. */
+export interface BuiltRun {
+  task: Task;
+  model: TrainModel;
+}
+
+/**
+ * Builds a run's task and model. With `forLoading`, pre-trained weights are not read (a
+ * checkpoint will overwrite every tensor), so a trained run opens without its source files.
+ */
+export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading?: boolean } = {}): BuiltRun {
+  validateConfig(config);
+  const task = openTask({ data: config.data, perClass: config.perClass, seed: config.seed, imageSize: config.imageSize, cacheDir: o.cacheDir });
+  const numClasses = task.classes.length;
+  const cache = new Map<string, Map<string, Tensor>>();
+  const load = (arch: string, weights: string | undefined, what: string): Backbone => {
+    if (o.forLoading) return createBackbone(arch, { numClasses, inChannels: task.channels, width: config.width });
+    if (!weights) throw new Error(`method "${config.method}" starts from pre-trained weights: give ${what}`);
+    if (!existsSync(weights)) throw new Error(`${what} ${weights}: file not found`);
+    return loadPretrained(weights, { arch, numClasses, inChannels: task.channels, width: config.width, what, log: (line) => console.error(`spottune: ${line}`) }, cache);
+  };
+  const ctx: StrategyContext = {
+    pretrained: () => load(config.arch, config.weights, '--weights'),
+    deeper: () => load(config.deeperArch ?? '', config.deeperWeights, '--deeper-weights'),
+    scratch: () => createBackbone(config.arch, { numClasses, inChannels: task.channels, width: config.width }),
+    numClasses,
+    inChannels: task.channels,
+    seed: config.seed,
+    options: config.strategy,
+  };
+  torch.manualSeed(config.seed);
+  const model = getStrategy(config.method).build(ctx);
+  for (const sd of cache.values()) torch.dispose(sd);
+  return { task, model };
+}
+
+/** One SGD per non-empty parameter group, and its schedule (optional linear warm-up, then multistep or cosine). */
+export interface Optimizers {
+  opts: SGD[];
+  scheds: Scheduler[];
+  /** The group's role ('net' or 'agent') of each optimizer. */
+  roles: string[];
+}
+
+export function makeOptimizers(config: TrainConfig, model: TrainModel): Optimizers {
+  const opts: SGD[] = [];
+  const roles: string[] = [];
+  for (const g of model.paramGroups()) {
+    if (g.params.length === 0) continue;
+    const agent = g.role === 'agent';
+    opts.push(new SGD(g.params, {
+      lr: agent ? config.lrAgent : config.lr,
+      momentum: config.momentum,
+      weightDecay: g.weightDecay ?? (agent ? config.weightDecayAgent : config.weightDecay),
+    }));
+    roles.push(g.role);
+  }
+  const scheds = opts.map((opt): Scheduler => {
+    const mainEpochs = config.epochs - config.warmupEpochs;
+    const main = config.schedule === 'cosine' ? new CosineAnnealingLR(opt, mainEpochs) : new MultiStepLR(opt, config.schedule === 'multistep' ? config.milestones.map((m) => m - config.warmupEpochs).filter((m) => m > 0) : [], config.gamma);
+    if (config.warmupEpochs === 0) return main;
+    return new SequentialLR(opt, [new LinearLR(opt, 0.1, 1, config.warmupEpochs), main], [config.warmupEpochs]);
+  });
+  return { opts, scheds, roles };
+}
