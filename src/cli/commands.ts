@@ -9,6 +9,7 @@ import { train, type RunResult } from '../train/engine.js';
 import { makeConfig, type TrainConfig } from '../train/config.js';
 import { evaluateRun, loadRun, predict } from '../train/saved_run.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { METADATA_KEY, runPreprocessing } from '../train/preprocessing.js';
 import { Distributed } from '../train/distributed.js';
 import type { ProcessGroupOptions } from '../torch/distributed.js';
 import { Progress } from '../train/progress.js';
@@ -50,7 +51,7 @@ export async function pretrainCommand(partial: Partial<TrainConfig> & Pick<Train
   if (o.dist && o.dist.rank !== 0) return weights;
   torch.tidy(() => {
     const ck = loadCheckpoint(join(output, 'last.pth'));
-    writeWeights(weights, ck.get('model') as Map<string, Tensor>);
+    writeWeights(weights, ck.get('model') as Map<string, Tensor>, { [METADATA_KEY]: JSON.stringify(runPreprocessing(output)) });
   });
   if (o.json) console.log(JSON.stringify({ weights }));
   else console.log(`source weights: ${weights}`);

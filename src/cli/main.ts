@@ -15,6 +15,7 @@ const num = (name: string) => (v: string) => {
   return n;
 };
 const ints = (name: string) => (v: string) => v.split(',').filter(Boolean).map(int(name));
+const nums = (name: string) => (v: string) => v.split(',').filter(Boolean).map(num(name));
 
 /** Flags shared by train and pretrain, mapped to TrainConfig fields. */
 function trainFlags(c: Command): Command {
@@ -23,7 +24,10 @@ function trainFlags(c: Command): Command {
     .option('--width <x>', 'channel multiplier of resnet26/38', num('--width'))
     .requiredOption('--data <spec>', 'fashion-mnist, digits, glyphs[:latin,greek,cyrillic,hebrew,georgian,math,source], shapes, textures, fractals, imagefolder:<root>, cub:<root>, flowers:<root>, cars:<root>, decathlon:<root>:<name>, list:<root>:<train>:<test>')
     .option('--per-class <n>', 'low-data setting: n labelled training images per class', int('--per-class'))
-    .option('--image-size <n>', 'input side for natural-image datasets', int('--image-size'))
+    .option('--image-size <n>', 'input side (default: the source model\'s, else 28 for grey datasets, 224 for natural images)', int('--image-size'))
+    .addOption(new Option('--channels <n>', 'input channels (default: the source model\'s, else the dataset\'s)').choices(['1', '3']).argParser(Number))
+    .option('--mean <list>', 'normalisation mean per channel, e.g. 0.5 (default: the source model\'s, else the dataset\'s)', nums('--mean'))
+    .option('--std <list>', 'normalisation std per channel (default: the source model\'s, else the dataset\'s)', nums('--std'))
     .option('--epochs <n>', 'epochs', int('--epochs'), 30)
     .option('--batch-size <n>', 'batch size', int('--batch-size'), 64)
     .option('--lr <x>', 'learning rate of the network', num('--lr'), 0.1)
@@ -54,7 +58,7 @@ type Flags = Record<string, unknown>;
 function configFrom(f: Flags) {
   return {
     arch: f.arch as string, width: f.width as number | undefined, data: f.data as string, perClass: f.perClass as number | undefined,
-    imageSize: f.imageSize as number | undefined, epochs: f.epochs as number, batchSize: f.batchSize as number, lr: f.lr as number,
+    imageSize: f.imageSize as number | undefined, channels: f.channels as 1 | 3 | undefined, mean: f.mean as number[] | undefined, std: f.std as number[] | undefined, epochs: f.epochs as number, batchSize: f.batchSize as number, lr: f.lr as number,
     momentum: f.momentum as number, weightDecay: f.weightDecay as number, schedule: f.schedule as 'multistep', milestones: f.milestones as number[] | undefined,
     gamma: f.gamma as number, warmupEpochs: f.warmupEpochs as number, labelSmoothing: f.labelSmoothing as number, seed: f.seed as number,
     evalEvery: f.evalEvery as number, skipNonFinite: f.skipNonfinite === true,

@@ -46,7 +46,7 @@ export interface Job {
 
 const TOP_FIELDS = ['sources', 'base', 'methods', 'datasets', 'seeds', 'perMethod', 'perDataset', 'variants', 'description'];
 const TRAIN_FIELDS = [
-  ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize', 'skipBadImages',
+  ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize', 'channels', 'mean', 'std', 'skipBadImages',
 ];
 const STRATEGY_FIELDS = Object.keys(defaultStrategyOptions).concat('tauAnneal', 'agentInputSize', 'evalSamples', 'agentBias', 'warmupMixed');
 

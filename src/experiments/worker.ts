@@ -48,7 +48,9 @@ if (kind === 'source') {
   const torch = await import('../torch/index.js');
   const { writeWeights } = await import('../io/tensors.js');
   const { loadCheckpoint } = await import('../train/checkpoint.js');
-  torch.tidy(() => writeWeights(join(dir, 'weights.safetensors'), loadCheckpoint(join(dir, 'last.pth')).get('model') as Map<string, InstanceType<typeof torch.Tensor>>));
+  const { METADATA_KEY, runPreprocessing } = await import('../train/preprocessing.js');
+  const metadata = { [METADATA_KEY]: JSON.stringify(runPreprocessing(dir)) };
+  torch.tidy(() => writeWeights(join(dir, 'weights.safetensors'), loadCheckpoint(join(dir, 'last.pth')).get('model') as Map<string, InstanceType<typeof torch.Tensor>>, metadata));
 }
 const done: DoneMarker = { kind, testAcc: result.testAcc, finishedAt: new Date().toISOString() };
 writeTextAtomic(join(dir, DONE_FILE), JSON.stringify(done) + '\n');

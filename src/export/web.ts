@@ -32,8 +32,8 @@ const ORT_FILES = ['ort.wasm.bundle.min.mjs', 'ort-wasm-simd-threaded.wasm'];
 
 /**
  * How the run's fileTransform turns a file into the network's input. Mean and std are
- * measured through the real pipeline (images of all-0 and all-255 pixels); the resize side
- * follows task.ts: grey datasets resize to the crop, natural images to crop·256/224.
+ * measured through the real pipeline (images of all-0 and all-255 pixels); the resize side is
+ * the task's recorded one (task.ts: grey datasets resize to the crop, natural images to crop·256/224).
  */
 export async function preprocessing(task: Task): Promise<Pick<WebModelInfo, 'input' | 'resize' | 'mean' | 'std'>> {
   const probe = await task.fileTransform({ kind: 'image', image: { data: new Uint8Array(4 * task.channels), width: 2, height: 2, channels: task.channels } }, new Rng(0));
@@ -48,7 +48,7 @@ export async function preprocessing(task: Task): Promise<Pick<WebModelInfo, 'inp
   const std = zero.map((z, k) => 1 / (full[k] - z));
   return {
     input: [task.channels, H, W],
-    resize: task.channels === 1 ? Math.min(H, W) : Math.round((Math.min(H, W) * 256) / 224),
+    resize: task.preprocessing.resize,
     mean: zero.map((z, k) => round(-z * std[k])),
     std: std.map(round),
   };

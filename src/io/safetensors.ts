@@ -34,6 +34,15 @@ export function readSafetensors(path: string): StateDict {
 
 /** The tensors and the `__metadata__` string pairs. */
 export function loadSafetensors(path: string): Safetensors {
+  return load(path, true);
+}
+
+/** Only the `__metadata__` string pairs (the header is read and checked, the tensors' data is not). */
+export function readSafetensorsMetadata(path: string): Record<string, string> {
+  return load(path, false).metadata;
+}
+
+function load(path: string, withTensors: boolean): Safetensors {
   const fd = openSync(path, 'r');
   try {
     const fileSize = fstatSync(fd).size;
@@ -49,7 +58,7 @@ export function loadSafetensors(path: string): Safetensors {
     const dataStart = 8 + Number(headerLength);
     const { entries, metadata } = parseHeader(read(8, dataStart - 8), fileSize - dataStart, path);
     const tensors: StateDict = new Map();
-    for (const { key, dtype, shape, begin, end } of entries) {
+    for (const { key, dtype, shape, begin, end } of withTensors ? entries : []) {
       tensors.set(key, { dtype, shape, data: read(dataStart + begin, end - begin) });
     }
     return { tensors, metadata };

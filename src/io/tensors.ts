@@ -24,8 +24,8 @@ export function readWeights(path: string): Map<string, Tensor> {
 }
 
 /** Writes tensors as .safetensors or (any other extension) a .pth PyTorch can load; atomically. */
-export function writeWeights(path: string, sd: ReadonlyMap<string, Tensor>): void {
+export function writeWeights(path: string, sd: ReadonlyMap<string, Tensor>, metadata?: Record<string, string>): void {
   const raw: StateDict = new Map([...sd].map(([k, t]) => [k, tensorToRaw(t)]));
-  if (isSafetensors(path)) writeSafetensors(path, raw);
+  if (isSafetensors(path)) writeSafetensors(path, raw, metadata);
   else writePth(path, raw);
 }

@@ -9,6 +9,7 @@ import { createBackbone, type Backbone } from '../models/index.js';
 import { getStrategy, type StrategyContext, type TrainModel } from '../spottune/index.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { openTask, type Task } from './task.js';
+import { describeInput, sourcePreprocessing, type Preprocessing } from './preprocessing.js';
 import { validateConfig, type TrainConfig } from './config.js';
 
 /** The model of a run and everything it was built from. */
@@ -21,9 +22,13 @@ export interface BuiltRun {
  * Builds a run's task and model. With `forLoading`, pre-trained weights are not read (a
  * checkpoint will overwrite every tensor), so a trained run opens without its source files.
  */
-export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading?: boolean } = {}): BuiltRun {
+export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading?: boolean; preprocessing?: Preprocessing } = {}): BuiltRun {
   validateConfig(config);
-  const task = openTask({ data: config.data, perClass: config.perClass, seed: config.seed, imageSize: config.imageSize, cacheDir: o.cacheDir });
+  // The input the network expects: flags first, then the run's record (loading) or the source model's.
+  const recorded = o.forLoading ? o.preprocessing : config.weights ? sourcePreprocessing(config.weights) : undefined;
+  const input = { channels: config.channels ?? recorded?.channels, mean: config.mean ?? recorded?.mean, std: config.std ?? recorded?.std };
+  const task = openTask({ data: config.data, perClass: config.perClass, seed: config.seed, imageSize: config.imageSize ?? recorded?.imageSize, input, cacheDir: o.cacheDir });
+  if (!o.forLoading && recorded) console.error(`spottune: ${describeInput(recorded, config.weights!)}`);
   const numClasses = task.classes.length;
   const cache = new Map<string, Map<string, Tensor>>();
   const load = (arch: string, weights: string | undefined, what: string): Backbone => {

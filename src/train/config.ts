@@ -16,7 +16,11 @@ export interface TrainConfig {
   /** Task spec, see src/train/task.ts. */
   data: string;
   perClass?: number;
+  /** Input side, channels, mean and std; by default the source model's record (see preprocessing.ts), else the dataset's. */
   imageSize?: number;
+  channels?: 1 | 3;
+  mean?: number[];
+  std?: number[];
   epochs: number;
   batchSize: number;
   /** Learning rate of the network (reference: 0.1) and of the policy network (0.01). */
@@ -94,6 +98,11 @@ export function validateConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0 || c.warmupEpochs >= c.epochs) bad('warmupEpochs', `an integer in [0, epochs)`, c.warmupEpochs);
   if (!Number.isSafeInteger(c.seed)) bad('seed', 'an integer', c.seed);
   if (!Number.isInteger(c.evalEvery) || c.evalEvery < 1) bad('evalEvery', 'a positive integer', c.evalEvery);
+  if (c.channels !== undefined && c.channels !== 1 && c.channels !== 3) bad('channels', '1 or 3', c.channels);
+  for (const f of ['mean', 'std'] as const) {
+    const v = c[f];
+    if (v !== undefined && !(Array.isArray(v) && (v.length === 1 || v.length === 3) && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (f === 'mean' || x > 0)))) bad(f, `1 or 3 finite numbers${f === 'std' ? ', positive' : ''}`, v);
+  }
   if (c.skipBadImages !== undefined && typeof c.skipBadImages !== 'boolean') bad('skipBadImages', 'true or false', c.skipBadImages);
   if (c.perClass !== undefined && (!Number.isInteger(c.perClass) || c.perClass < 1)) bad('perClass', 'a positive integer', c.perClass);
   if (c.method === 'finetune-deeper' && (!c.deeperArch || !c.deeperWeights)) bad('deeperArch/deeperWeights', 'both set for finetune-deeper', [c.deeperArch, c.deeperWeights]);

@@ -12,6 +12,7 @@ import type { Tensor } from '../torch/index.js';
 import { DataLoader } from '../data/index.js';
 import { writeTextAtomic } from '../io/file.js';
 import { readConfigFile, type TrainConfig } from './config.js';
+import { PREPROCESSING_FILE } from './preprocessing.js';
 import { checkFreeSpace, checkOutputDir, removeCreated, removeStaleTemps } from './preflight.js';
 import { loadRunCheckpoint, saveCheckpoint, saveRunCheckpoint } from './checkpoint.js';
 import { buildRun, makeOptimizers, type BuiltRun, type Optimizers } from './build.js';
@@ -128,6 +129,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   // Temporary files of a killed run go.
   if (main) removeStaleTemps(output);
   if (main) writeJson(join(output, 'config.json'), config);
+  if (main) writeJson(join(output, PREPROCESSING_FILE), task.preprocessing);
   const lastGood = () => (existsSync(lastPath) ? `the last good checkpoint is ${lastPath}` : 'no checkpoint was written yet');
   const skipBad = config.skipBadImages === true;
   const trainOptions = { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize, skipBad };

@@ -10,6 +10,7 @@ import { buildRun } from './build.js';
 import { evaluate } from './evaluate.js';
 import { readConfigFile, validateConfig, type TrainConfig } from './config.js';
 import { loadCheckpoint } from './checkpoint.js';
+import { runPreprocessing } from './preprocessing.js';
 import type { Task } from './task.js';
 
 export interface LoadedRun {
@@ -27,7 +28,7 @@ export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', overr
   validateConfig(config);
   const ckPath = join(dir, `${checkpoint}.pth`);
   if (!existsSync(ckPath)) throw new Error(`${ckPath} not found: has the run finished an epoch?`);
-  const { task, model } = buildRun(config, { forLoading: true });
+  const { task, model } = buildRun(config, { forLoading: true, preprocessing: runPreprocessing(dir) });
   torch.tidy(() => {
     const ck = loadCheckpoint(ckPath);
     model.module.loadStateDict(ck.get('model') as Map<string, Tensor>);
