@@ -155,4 +155,4 @@ export async function runFuzz(o: FuzzOptions): Promise<TargetReport[]> {
   return reports;
 }
 
-export const TARGETS = ['pth', 'pth-legacy', 'pickle', 'safetensors', 'idx', 'mat', 'flowers', 'cars', 'decathlon', 'image-list', 'cub', 'config', 'sweep'];
+export const TARGETS = ['pth', 'pth-legacy', 'pickle', 'safetensors', 'idx', 'image', 'mat', 'flowers', 'cars', 'decathlon', 'image-list', 'cub', 'config', 'sweep'];

@@ -4,9 +4,11 @@
 // most formats; a dataset folder for CUB, Decathlon, Flowers and Cars).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateSync, gzipSync, inflateSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import { crc32, deflateSync, gzipSync, inflateSync } from 'node:zlib';
 import { Rng } from '../../src/util/rng.js';
 import { readIdx } from '../../src/data/idx.js';
+import { centerCrop, compose, decode, resize } from '../../src/data/transforms.js';
 import { readMat } from '../../src/data/mat.js';
 import { Decathlon } from '../../src/data/decathlon.js';
 import { ImageList } from '../../src/data/image_list.js';
@@ -43,7 +45,7 @@ export interface Target {
   name: string;
   /** Makes input number `index` of this target from its Rng. */
   generate(rng: Rng, canary: string): Input;
-  /** Runs the parser on the input written into `dir`. */
+  /** Runs the parser on the input written into `dir` (awaited when it returns a promise). */
   parse(dir: string, input: Input): unknown;
 }
 
@@ -249,6 +251,10 @@ function idxFile(dims: number[], data: Uint8Array): Uint8Array {
   return Uint8Array.from(Buffer.concat([header, data]));
 }
 
+let zeros: Uint8Array | undefined;
+/** A gzip member of 16 MiB of zeros (16 KiB compressed). */
+const zerosMember = (): Uint8Array => (zeros ??= Uint8Array.from(gzipSync(Buffer.alloc(16 * 2 ** 20), { level: 1 })));
+
 function idx(): Target {
   const images = idxFile([5, 4, 4], Uint8Array.from({ length: 80 }, (_, i) => (i * 37) & 0xff));
   const labels = idxFile([5], Uint8Array.of(0, 1, 2, 3, 9));
@@ -273,10 +279,113 @@ function idx(): Target {
         }
         if (chance(rng, 0.6)) out = damage(rng, out);
         if (gz) out = Uint8Array.from(gzipSync(out));
+        // A gzip bomb: members of 16 MiB of zeros after the honest one (up to 2 GiB in all).
+        if (gz && chance(rng, 0.2)) out = Uint8Array.from(Buffer.concat([out, ...Array.from({ length: rng.int(1, 129) }, zerosMember)]));
       }
       return single(gz ? 'data-idx3-ubyte.gz' : 'data-idx3-ubyte', out);
     },
     parse: (dir, input) => readIdx(join(dir, input.subject)),
+  };
+}
+
+// ---------- image files (src/data/image_file.ts, bmp.ts, pnm.ts) ----------
+
+function pngFile(width: number, height: number, colourType: number, depth: number, pixels: Uint8Array): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = depth;
+  ihdr[9] = colourType;
+  const row = pixels.length / height;
+  const raw = Buffer.concat(Array.from({ length: height }, (_, y) => Buffer.concat([Buffer.from([0]), pixels.subarray(y * row, (y + 1) * row)])));
+  return Uint8Array.from(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]));
+}
+
+function bmpFile(width: number, height: number, bits: 1 | 4 | 8 | 24 | 32, compression = 0): Uint8Array {
+  const stride = Math.ceil((width * bits) / 32) * 4;
+  const palette = bits <= 8 ? (1 << bits) * 4 : 0;
+  const masks = compression === 3 ? 12 : 0;
+  const offset = 54 + masks + palette;
+  const b = Buffer.alloc(offset + stride * height);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(offset, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(bits, 28);
+  b.writeUInt32LE(compression, 30);
+  if (masks) [0xff0000, 0xff00, 0xff].forEach((m, k) => b.writeUInt32LE(m, 54 + 4 * k));
+  for (let i = 54 + masks; i < b.length; i++) b[i] = (i * 29) & 0xff;
+  return Uint8Array.from(b);
+}
+
+/** JPEGs made by sharp in a child process (sharp has no synchronous encoder). */
+function jpegSeeds(): Uint8Array[] {
+  const script = `const sharp = require('sharp');
+const px = Buffer.from(Array.from({ length: 9 * 7 * 3 }, (_, i) => (i * 37) & 255));
+Promise.all([
+  sharp(px, { raw: { width: 9, height: 7, channels: 3 } }).jpeg().toBuffer(),
+  sharp(px, { raw: { width: 9, height: 7, channels: 3 } }).jpeg({ progressive: true }).toBuffer(),
+  sharp(px.subarray(0, 63), { raw: { width: 9, height: 7, channels: 1 } }).jpeg().toBuffer(),
+  sharp(px, { raw: { width: 9, height: 7, channels: 3 } }).toColourspace('cmyk').jpeg().toBuffer(),
+]).then((bs) => process.stdout.write(JSON.stringify(bs.map((b) => b.toString('base64')))));`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
+  return (JSON.parse(out) as string[]).map((b) => Uint8Array.from(Buffer.from(b, 'base64')));
+}
+
+function images(): Target {
+  const px = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 53) & 0xff);
+  const seeds: { name: string; bytes: Uint8Array }[] = [
+    { name: 'grey.png', bytes: pngFile(6, 5, 0, 8, px(30)) },
+    { name: 'rgb.png', bytes: pngFile(6, 5, 2, 8, px(90)) },
+    { name: 'rgba.png', bytes: pngFile(6, 5, 6, 8, px(120)) },
+    { name: 'grey16.png', bytes: pngFile(6, 5, 0, 16, px(60)) },
+    { name: 'a.bmp', bytes: bmpFile(7, 5, 24) },
+    { name: 'b.bmp', bytes: bmpFile(7, 5, 4) },
+    { name: 'c.bmp', bytes: bmpFile(7, 5, 1) },
+    { name: 'd.bmp', bytes: bmpFile(7, 5, 32, 3) },
+    { name: 'e.bmp', bytes: bmpFile(7, 5, 8) },
+    { name: 'a.ppm', bytes: Uint8Array.from(Buffer.concat([Buffer.from('P6\n4 3\n255\n'), Buffer.from(px(36))])) },
+    { name: 'b.pgm', bytes: Uint8Array.from(Buffer.concat([Buffer.from('P5 4 3 255 '), Buffer.from(px(12))])) },
+    { name: 'c.ppm', bytes: utf8(`P3\n# comment\n2 2\n255\n${Array.from(px(12)).join(' ')}\n`) },
+    { name: 'd.pgm', bytes: utf8(`P2 3 2 255 ${Array.from(px(6)).join(' ')}`) },
+    { name: 'e.pbm', bytes: utf8('P1\n5 2\n1 0 1 1 0\n00110\n') },
+    { name: 'f.pbm', bytes: Uint8Array.from(Buffer.concat([Buffer.from('P4\n9 2\n'), Buffer.from([0xa5, 0x80, 0x5a, 0x00])])) },
+    ...jpegSeeds().map((bytes, k) => ({ name: `${k}.jpg`, bytes })),
+  ];
+  const predict = compose({ steps: [resize(32), centerCrop(28)] });
+  return {
+    name: 'image',
+    generate(rng) {
+      const seed = pick(rng, seeds);
+      let out: Uint8Array = Uint8Array.from(seed.bytes);
+      if (chance(rng, 0.3)) {
+        // A size field made huge or zero: the pixel limits must hold before anything is allocated.
+        const dv = new DataView(out.buffer);
+        const big = pick(rng, [0, 1, 0x7fff, 0xffff, 150000, 0x7fffffff, 0xffffffff]);
+        if (seed.name.endsWith('.png') && out.length > 24) dv.setUint32(pick(rng, [16, 20]), big, false);
+        else if (seed.name.endsWith('.bmp') && out.length > 26) dv.setInt32(pick(rng, [18, 22]), chance(rng, 0.5) ? big | 0 : -(big | 0), true);
+        else if (seed.name.match(/\.p[bgp]m$/)) out = utf8(Buffer.from(out).toString('latin1').replace(/\d+/, String(big)));
+      }
+      if (chance(rng, 0.7)) out = damage(rng, out, pick(rng, seeds).bytes);
+      return single(seed.name, out);
+    },
+    async parse(dir, input) {
+      const path = join(dir, input.subject);
+      await decode({ kind: 'file', path }, 3);
+      await decode({ kind: 'file', path }, 1);
+      return predict({ kind: 'file', path }, new Rng(0));
+    },
   };
 }
 
@@ -295,7 +404,9 @@ function mutateMat(rng: Rng, bytes: Uint8Array): Uint8Array {
   if (compressed.length === 0 || chance(rng, 0.3)) return damage(rng, bytes);
   const at = pick(rng, compressed);
   const n = dv.getUint32(at + 4, true);
-  const inner = damage(rng, Uint8Array.from(inflateSync(bytes.subarray(at + 8, at + 8 + n))));
+  let inner = damage(rng, Uint8Array.from(inflateSync(bytes.subarray(at + 8, at + 8 + n))));
+  // A zlib bomb: megabytes of zeros beyond what the element's tag declares.
+  if (chance(rng, 0.2)) inner = Uint8Array.from(Buffer.concat([inner, Buffer.alloc(rng.int(1, 9) * 2 ** 20)]));
   const packed = deflateSync(inner);
   const tag = new Uint8Array(8);
   new DataView(tag.buffer).setUint32(0, 15, true);
@@ -421,6 +532,7 @@ export function makeTargets(): Target[] {
     pickles(),
     safetensors(),
     idx(),
+    images(),
     mat(),
     folderTarget('flowers', 'flowers', ['imagelabels.mat', 'setid.mat'], mutateMat, (root) => ['train', 'val', 'test', 'trainval'].map((split) => new Flowers102({ root, split: split as 'train' }))),
     folderTarget('cars', 'cars', ['devkit/cars_meta.mat', 'devkit/cars_train_annos.mat', 'cars_test_annos_withlabels.mat'], mutateMat, (root) => [new StanfordCars({ root, split: 'train' }), new StanfordCars({ root, split: 'test' })]),

@@ -32,7 +32,7 @@ export interface Result {
 
 const targets = makeTargets();
 
-function run(job: Job): void {
+async function run(job: Job): Promise<void> {
   const index = targets.findIndex((t) => t.name === job.target);
   if (index < 0) throw new Error(`no fuzz target '${job.target}' (targets: ${targets.map((t) => t.name).join(', ')})`);
   const target = targets[index];
@@ -58,7 +58,7 @@ function run(job: Job): void {
     const r: Result = { i, outcome: 'accepted', ms: 0 };
     const violation = (kind: string, message: string) => Object.assign(r, { outcome: 'violation', kind, message });
     try {
-      target.parse(input, x);
+      await target.parse(input, x);
       if (x.hostile) violation('hostile accepted', `a pickle calling ${x.hostile.global} was accepted`);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -86,11 +86,8 @@ function run(job: Job): void {
 
 process.send!({ ready: true });
 process.on('message', (job: Job) => {
-  try {
-    run(job);
-  } catch (e) {
-    process.send!({ harness: (e as Error).message }, () => process.exit(70));
-    return;
-  }
-  process.send!({ done: true }, () => process.exit(0));
+  run(job).then(
+    () => process.send!({ done: true }, () => process.exit(0)),
+    (e: unknown) => process.send!({ harness: (e as Error).message }, () => process.exit(70)),
+  );
 });
