@@ -10,7 +10,7 @@ import { readSafetensorsMetadata } from '../../src/io/safetensors.js';
 import { pretrainCommand, predictCommand, trainCommand } from '../../src/cli/commands.js';
 import { loadRun } from '../../src/train/saved_run.js';
 import { METADATA_KEY } from '../../src/train/preprocessing.js';
-import { Rng } from '../../src/data/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { tempDir } from '../reliability/helpers.js';
 
 const dir = tempDir('preprocessing');
