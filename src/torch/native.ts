@@ -75,7 +75,7 @@ export function native(): Native {
     // Written by the install step (native/build.mjs --install) when it could not build the addon.
     const notBuilt = join(addonPath, '..', '..', 'not-built.txt');
     const why = existsSync(notBuilt) ? `\nThe install could not build it: ${readFileSync(notBuilt, 'utf8').trim()}` : '';
-    throw new Error(`spottune's native addon is not built (looked for ${addonPath}). Install libtorch (Debian: apt-get install libtorch-dev; or pip install torch; or set LIBTORCH=/path/to/libtorch), then: npm rebuild spottune  (in a clone of spottune: npm run build:native)${why}`);
+    throw new Error(`spottune's native addon is not built (looked for ${addonPath}). Install libtorch (Debian: apt-get install libtorch-dev; or pip install torch; or set LIBTORCH=/path/to/libtorch), then: npm rebuild spottune  (npm 12 runs the build only once allowed: npm install-scripts approve spottune; in a clone of spottune: npm run build:native)${why}`);
   }
   try {
     loaded = createRequire(import.meta.url)(addonPath) as Native;

@@ -111,7 +111,8 @@ function project(where: string): void {
   };
   for (const [k, v] of Object.entries(lock.packages as Record<string, { dev?: boolean }>)) if (k.startsWith('node_modules/') && !v.dev) packages[k] = v;
   mkdirSync(where);
-  writeFileSync(join(where, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { spottune: spec } }, null, 2));
+  // allowScripts: npm 12 runs a dependency's install script only when the project allows it.
+  writeFileSync(join(where, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { spottune: spec }, allowScripts: { spottune: true } }, null, 2));
   writeFileSync(join(where, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }, null, 2));
 }
 
