@@ -38,7 +38,9 @@ export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', overr
 
 /** Test accuracy (top-1, top-5, in %) and per-block fine-tune frequency of a loaded run on its test set. */
 export function evaluateRun(run: LoadedRun, batchSize = 128): ReturnType<typeof evaluate> {
-  return evaluate(run.model, new DataLoader(run.task.test, run.task.evalTransform, { batchSize }), run.task.classes.length);
+  // A run trained with --skip-bad-images is evaluated as it was: without its unreadable test images.
+  const loader = new DataLoader(run.task.test, run.task.evalTransform, { batchSize, skipBad: run.config.skipBadImages === true });
+  return evaluate(run.model, loader, run.task.classes.length);
 }
 
 export interface Prediction {

@@ -105,6 +105,12 @@ test('train stops at a bad file naming it; with --skip-bad-images it skips and c
   const [epoch] = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { skippedImages: number });
   assert.equal(epoch.skippedImages, 6);
 
+  // eval of that run leaves out the unreadable test images, as training's evaluation did.
+  const evaluated = runCli(['eval', run, '--checkpoint', 'last', '--json']);
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  const { testAcc } = JSON.parse(readFileSync(join(run, 'result.json'), 'utf8')) as { testAcc: number };
+  assert.equal((JSON.parse(evaluated.stdout) as { testAcc: number }).testAcc, testAcc, 'the same accuracy as the run\'s last evaluation');
+
   const images = [good[0], join(root, 'train/cat/junk.png'), join(dir, 'missing.jpg'), good[good.length - 1]];
   const p = runCli(['predict', ...images, '--run', run]);
   assert.equal(p.status, 1);
