@@ -100,6 +100,12 @@ describe('images as PIL reads them', () => {
     writeFileSync(file('rgb16.png'), png(9, 7, 2, 16, u16(5, 189)));
     await sharp(Buffer.from(noise(16 * 12 * 3, 6)), { raw: { width: 16, height: 12, channels: 3 } }).jpeg({ quality: 90 }).toFile(file('rgb.jpg'));
     await sharp(Buffer.from(noise(16 * 12, 7)), { raw: { width: 16, height: 12, channels: 1 } }).jpeg({ quality: 90 }).toFile(file('grey.jpg'));
+    await sharp(Buffer.from(noise(16 * 12 * 3, 14)), { raw: { width: 16, height: 12, channels: 3 } }).tiff({ compression: 'lzw' }).toFile(file('rgb.tif'));
+    await sharp(Buffer.from(noise(16 * 12, 15)), { raw: { width: 16, height: 12, channels: 1 } }).tiff().toFile(file('grey.tiff'));
+    await sharp(Buffer.from(noise(16 * 12 * 3, 16)), { raw: { width: 16, height: 12, channels: 3 } }).webp({ lossless: true }).toFile(file('rgb.webp'));
+    // An embedded Display P3 profile: PIL ignores it, so must we (sharp would convert to sRGB).
+    await sharp(Buffer.from(noise(16 * 12 * 3, 17)), { raw: { width: 16, height: 12, channels: 3 } }).withIccProfile('p3').png().toFile(file('p3.png'));
+    await sharp(Buffer.from(noise(16 * 12 * 3, 18)), { raw: { width: 16, height: 12, channels: 3 } }).withIccProfile('p3').jpeg({ quality: 90 }).toFile(file('p3.jpg'));
     writeFileSync(file('bottom-up-24.bmp'), bmp(7, 5, 24, false, 8));
     writeFileSync(file('top-down-4.bmp'), bmp(7, 5, 4, true, 9));
     writeFileSync(file('plain.ppm'), `P3\n# a comment\n3 2\n255\n${Array.from(noise(18, 10)).join(' ')}\n`);
@@ -123,7 +129,7 @@ img('RGB', 3).save('${file('raw.ppm')}')
 img('L', 1).save('${file('raw.pgm')}')
 img('L', 1).convert('1').save('${file('raw.pbm')}')
 `);
-    const names = ['rgb.png', 'rgba.png', 'grey-alpha.png', 'grey16.png', 'rgb16.png', 'rgb.jpg', 'grey.jpg', 'cmyk.jpg', 'bottom-up-24.bmp', 'top-down-4.bmp',
+    const names = ['rgb.png', 'rgba.png', 'grey-alpha.png', 'grey16.png', 'rgb16.png', 'rgb.jpg', 'grey.jpg', 'cmyk.jpg', 'rgb.tif', 'grey.tiff', 'rgb.webp', 'p3.png', 'p3.jpg', 'bottom-up-24.bmp', 'top-down-4.bmp',
       'palette.bmp', 'bitmap.bmp', 'rgba32.bmp', 'grey8.bmp', 'plain.ppm', 'plain.pgm', 'plain.pbm', 'raw.ppm', 'raw.pgm', 'raw.pbm'];
     const modes = [['RGB', 3], ['L', 1]] as const;
     const expected = pil(names.flatMap((n) => modes.map(([mode]) => [file(n), mode] as [string, 'RGB' | 'L'])));
