@@ -4,8 +4,9 @@ import { availableParallelism, cpus } from 'node:os';
 import { formatTable, type Row } from './harness.js';
 import { tensorBench } from './tensor.js';
 import { spottuneBench } from './spottune.js';
+import { precisionBench } from './precision.js';
 
-const sections: Record<string, (threads: number, reps: number) => Row[] | Promise<Row[]>> = { tensor: tensorBench, spottune: spottuneBench };
+const sections: Record<string, (threads: number, reps: number) => Row[] | Promise<Row[]>> = { tensor: tensorBench, spottune: spottuneBench, precision: precisionBench };
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(sections);
 const threads = Number(process.env.SPOTTUNE_BENCH_THREADS ?? availableParallelism());
 const reps = Number(process.env.SPOTTUNE_BENCH_REPS ?? 20);

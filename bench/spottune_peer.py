@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """PyTorch side of bench/spottune.ts: SpotTune written as in the authors' code (PyTorch).
-Usage: spottune_peer.py THREADS time NAME REPS   times REPS runs of the named benchmark after two
-         warm-up runs, prints {"ms": [milliseconds, ...]} (bench/spottune.ts alternates these
-         processes with its own);
+Usage: spottune_peer.py THREADS time NAME REPS [--precision bf16]   times REPS runs of the named
+         benchmark after two warm-up runs, prints {"ms": [milliseconds, ...]} (bench/spottune.ts
+         alternates these processes with its own); with --precision bf16 the ResNet-26 training step
+         runs PyTorch's best CPU configuration: channels-last and torch.autocast('cpu', torch.bfloat16);
        spottune_peer.py THREADS REPS rss   runs REPS ResNet-26 training steps, prints the peak RSS."""
 import copy
 import json
@@ -16,6 +17,7 @@ from peer_util import timed
 
 threads = int(sys.argv[1])
 rss_only = sys.argv[-1] == "rss"
+bf16 = "--precision" in sys.argv and sys.argv[sys.argv.index("--precision") + 1] == "bf16"
 reps = int(sys.argv[2] if rss_only else sys.argv[4])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
@@ -104,8 +106,8 @@ def train_step_fn(model, stem, head, images, labels):
     opt_agent = torch.optim.SGD(agent_params, lr=0.01, momentum=0.9, weight_decay=1e-3)
 
     def step():
-        out = model(images, stem, head)
-        loss = F.cross_entropy(out, labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(images, stem, head), labels)
         opt.zero_grad()
         opt_agent.zero_grad()
         loss.backward()
@@ -139,6 +141,9 @@ model26 = SpotTune(net, net.blocks, Agent())
 model26.train()
 images = torch.randn(64, 3, 64, 64)
 labels = torch.randint(0, 10, (64,))
+if bf16:
+    model26 = model26.to(memory_format=torch.channels_last)
+    images = images.contiguous(memory_format=torch.channels_last)
 step26 = train_step_fn(model26, net.stem, net.head, images, labels)
 if rss_only:
     for _ in range(reps):

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "spottune_native",
-      "sources": ["src/addon.cc", "src/ops.cc", "src/allocator.cc", "src/dist.cc", "src/kernels/winograd.cc", "src/kernels/sgd.cc", "src/kernels/mix.cc"],
+      "sources": ["src/addon.cc", "src/ops.cc", "src/allocator.cc", "<!(node find-libtorch.mjs dist)", "src/kernels/winograd.cc", "src/kernels/sgd.cc", "src/kernels/mix.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include_dir\")", "<!@(node find-libtorch.mjs include)"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=<!(node find-libtorch.mjs abi)"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
