@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as torch from '../src/torch/index.js';
-import { SGD } from '../src/optim/index.js';
+import { GradScaler, SGD } from '../src/optim/index.js';
 import { Agent, resnet26, resnet50, type Backbone } from '../src/models/index.js';
 import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions } from '../src/spottune/index.js';
 import { DataLoader, ImageFolder } from '../src/data/index.js';
@@ -22,10 +22,14 @@ function spotTune(make: () => Backbone, agentInputSize?: number): SpotTuneModel 
   return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, useGlobalK: false });
 }
 
-/** The precision of the timed children's forward passes (`--precision bf16`): fp32 or autocast to bf16. */
-const precision = process.argv.includes('--precision') ? process.argv[process.argv.indexOf('--precision') + 1] : 'fp32';
-if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`--precision: expected fp32 or bf16, got ${precision}`);
-const forward = <T>(fn: () => T): T => (precision === 'bf16' ? torch.autocast(fn, { device: 'cpu', dtype: 'bfloat16' }) : fn());
+// The timed children's device and precision (`--device cuda --precision bf16`): fp32, or the
+// forward pass under autocast to bf16/fp16 (fp16 with loss scaling).
+const arg = (name: string, def: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : def);
+const precision = arg('--precision', 'fp32');
+if (!['fp32', 'bf16', 'fp16'].includes(precision)) throw new Error(`--precision: expected fp32, bf16 or fp16, got ${precision}`);
+const device = process.argv[2] === 'time' ? torch.checkDevice(arg('--device', 'cpu'), '--device') : 'cpu';
+const forward = <T>(fn: () => T): T => (precision === 'fp32' ? fn() : torch.autocast(fn, { device, dtype: precision === 'bf16' ? 'bfloat16' : 'float16' }));
+const scaler = new GradScaler({ enabled: precision === 'fp16' });
 
 function trainStep(model: SpotTuneModel, images: torch.Tensor, labels: torch.Tensor): () => void {
   const [netGroup, agentGroup] = model.paramGroups();
@@ -36,9 +40,12 @@ function trainStep(model: SpotTuneModel, images: torch.Tensor, labels: torch.Ten
     const loss = forward(() => torch.crossEntropy(model.forwardTrain(images).logits, labels));
     opt.zeroGrad();
     optAgent.zeroGrad();
-    loss.backward();
-    opt.step();
-    optAgent.step();
+    scaler.scale(loss).backward();
+    scaler.step(opt);
+    scaler.step(optAgent);
+    if (scaler.enabled) scaler.update();
+    // On a GPU the step only queues work: wait for it (a scalar read waits for the stream).
+    if (device !== 'cpu') loss.item();
   });
 }
 
@@ -76,20 +83,24 @@ const NAMES = {
   step26: 'SpotTune ResNet-26 training step (batch 64, 3x64x64)',
   both26: 'SpotTune ResNet-26 evaluation, both branches (batch 64)',
   step50: 'SpotTune ResNet-50 training step (batch 16, 3x112x112)',
+  step50_224: 'SpotTune ResNet-50 training step (batch 64, 3x224x224)',
 } as const;
 
 /** One repetition of a benchmark (a key of NAMES, or routed26), its model built and seeded. */
 function benchmark(key: string): () => void {
   torch.manualSeed(0);
-  if (key === 'step50') {
+  if (key === 'step50' || key === 'step50_224') {
+    const [batch, size] = key === 'step50' ? [16, 112] : [64, 224];
     const m = spotTune(() => resnet50({ numClasses: 10 }), 64);
-    return trainStep(m, torch.randn([16, 3, 112, 112]), torch.randint(0, 10, [16]));
+    m.module.to(device);
+    return trainStep(m, torch.randn([batch, 3, size, size], { device }), torch.randint(0, 10, [batch], { device }));
   }
   const m = spotTune(() => resnet26({ numClasses: 10 }));
-  const images = torch.randn([64, 3, 64, 64]);
-  if (key === 'step26') return trainStep(m, images, torch.randint(0, 10, [64]));
+  m.module.to(device);
+  const images = torch.randn([64, 3, 64, 64], { device });
+  if (key === 'step26') return trainStep(m, images, torch.randint(0, 10, [64], { device }));
   m.setTraining(false);
-  const decisions = torch.bernoulli(torch.full([64, 12], 0.5), 0.5);
+  const decisions = torch.bernoulli(torch.full([64, 12], 0.5, { device }), 0.5);
   return key === 'routed26'
     ? () => torch.tidy(() => { m.module.routedForward(images, decisions); })
     : () => torch.tidy(() => { torch.noGrad(() => m.module.forward(images, decisions)); });

@@ -17,7 +17,14 @@ from peer_util import timed
 
 threads = int(sys.argv[1])
 rss_only = sys.argv[-1] == "rss"
-bf16 = "--precision" in sys.argv and sys.argv[sys.argv.index("--precision") + 1] == "bf16"
+def arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+precision = arg("--precision", "fp32")
+bf16 = precision == "bf16"
+device = torch.device(arg("--device", "cpu"))
+cuda = device.type == "cuda"
 reps = int(sys.argv[2] if rss_only else sys.argv[4])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
@@ -105,14 +112,21 @@ def train_step_fn(model, stem, head, images, labels):
     opt = torch.optim.SGD(net_params, lr=0.1, momentum=0.9, weight_decay=5e-4)
     opt_agent = torch.optim.SGD(agent_params, lr=0.01, momentum=0.9, weight_decay=1e-3)
 
+    low = torch.bfloat16 if bf16 else torch.float16
+    fp16 = precision == "fp16"  # torch.amp.GradScaler since PyTorch 2.3
+    scaler = torch.amp.GradScaler(device.type, enabled=fp16) if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler(enabled=fp16)
+
     def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, dtype=low, enabled=precision != "fp32"):
             loss = F.cross_entropy(model(images, stem, head), labels)
         opt.zero_grad()
         opt_agent.zero_grad()
-        loss.backward()
-        opt.step()
-        opt_agent.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.step(opt_agent)
+        scaler.update()
+        if cuda:
+            torch.cuda.synchronize()
 
     return step
 
@@ -189,8 +203,15 @@ model50 = SpotTune(r50, blocks50, Agent50())
 model50.train()
 stem50 = lambda x: r50.maxpool(r50.relu(r50.bn1(r50.conv1(x))))
 head50 = lambda x: r50.fc(torch.flatten(r50.avgpool(x), 1))
-images50 = torch.randn(16, 3, 112, 112)
-labels50 = torch.randint(0, 10, (16,))
-benchmarks["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = train_step_fn(model50, stem50, head50, images50, labels50)
+if sys.argv[3] == "SpotTune ResNet-50 training step (batch 64, 3x224x224)":
+    # The GPU benchmark (scripts/gpu/check.sh): PyTorch eager, channels-last, on --device.
+    model50 = model50.to(device, memory_format=torch.channels_last)
+    images50 = torch.randn(64, 3, 224, 224, device=device).contiguous(memory_format=torch.channels_last)
+    labels50 = torch.randint(0, 10, (64,), device=device)
+    benchmarks[sys.argv[3]] = train_step_fn(model50, stem50, head50, images50, labels50)
+else:
+    images50 = torch.randn(16, 3, 112, 112)
+    labels50 = torch.randint(0, 10, (16,))
+    benchmarks["SpotTune ResNet-50 training step (batch 16, 3x112x112)"] = train_step_fn(model50, stem50, head50, images50, labels50)
 
 print(json.dumps({"ms": timed(benchmarks[sys.argv[3]], reps, warmup=2)}))
