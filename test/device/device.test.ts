@@ -11,7 +11,7 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { GradScaler, SGD } from '../../src/optim/index.js';
 import { Agent, resnet26 } from '../../src/models/index.js';
-import { SpotTuneModel, SpotTuneNet, defaultStrategyOptions } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions } from '../../src/spottune/index.js';
 import { readWeights, writeWeights } from '../../src/io/tensors.js';
 
 const DEVICE = torch.checkDevice(process.env.SPOTTUNE_TEST_DEVICE ?? 'cpu', 'SPOTTUNE_TEST_DEVICE');
@@ -24,7 +24,7 @@ function model(seed: number): SpotTuneModel {
   torch.manualSeed(seed);
   const a = resnet26({ numClasses: 5, width: 0.5 }), b = resnet26({ numClasses: 5, width: 0.5 });
   torch.tidy(() => b.loadStateDict(a.stateDict()));
-  const net = new SpotTuneNet(a, b);
+  const net = new TwoBranchNet(a, b);
   return new SpotTuneModel(net, { kind: 'agent', agent: new Agent({ numBlocks: net.numBlocks, width: 0.25 }) }, { ...defaultStrategyOptions, useGlobalK: false });
 }
 
