@@ -54,7 +54,8 @@ export class SpotTuneModel implements TrainModel {
     return torch.cat([coins, torch.ones([batch, this.numBlocks - alwaysFrom], { device })], 1);
   }
 
-  forwardTrain(x: Tensor): ModelOutput {
+  /** `uniform`: the Gumbel noise's uniform draws [B, L, 2], to reproduce a sample (fresh ones if absent). */
+  forwardTrain(x: Tensor, uniform?: Tensor): ModelOutput {
     if (this.source.kind !== 'agent') {
       const decisions = this.randomDecisions(x.shape[0], x.device);
       return { logits: this.module.forward(x, decisions), decisions };
@@ -62,24 +63,25 @@ export class SpotTuneModel implements TrainModel {
     const policyLogits = this.policyLogits(x);
     // Warm-up: both branches mixed by the soft sample; then routed by the hard one.
     const mixed = this.epoch < (this.o.warmupMixed ?? 0);
-    const decisions = (mixed ? gumbelSoftmax(policyLogits, this.tau) : gumbelSoftmaxHard(policyLogits, this.tau)).select(2, 1);
+    const decisions = (mixed ? gumbelSoftmax(policyLogits, this.tau, uniform) : gumbelSoftmaxHard(policyLogits, this.tau, uniform)).select(2, 1);
     return { logits: this.module.forward(x, decisions), decisions, policyLogits };
   }
 
   /** Decisions at evaluation, by the routing option. */
-  evalDecisions(x: Tensor, routing: EvalRouting = this.o.evalRouting): Tensor {
+  evalDecisions(x: Tensor, routing: EvalRouting = this.o.evalRouting, uniform?: Tensor): Tensor {
     return torch.noGrad(() => {
       const batch = x.shape[0];
       if (routing === 'finetuned') return torch.ones([batch, this.numBlocks], { device: x.device });
       if (routing === 'frozen') return torch.zeros([batch, this.numBlocks], { device: x.device });
       if (this.source.kind === 'random') return this.randomDecisions(batch, x.device);
       const logits = this.policyLogits(x);
-      if (routing === 'sample' || routing === 'average') return gumbelSoftmaxHard(logits, this.tau).select(2, 1);
+      if (routing === 'sample' || routing === 'average') return gumbelSoftmaxHard(logits, this.tau, routing === 'sample' ? uniform : undefined).select(2, 1);
       return logits.argmax(2).float();
     });
   }
 
-  forwardEval(x: Tensor, routing: EvalRouting = this.o.evalRouting): ModelOutput {
+  /** `uniform`: the draws behind a 'sample' routing's noise, to reproduce it. */
+  forwardEval(x: Tensor, routing: EvalRouting = this.o.evalRouting, uniform?: Tensor): ModelOutput {
     return torch.noGrad(() => {
       const run = (decisions: Tensor) => (this.o.routed ? this.module.routedForward(x, decisions) : this.module.forward(x, decisions));
       if (this.source.kind !== 'agent' || routing === 'finetuned' || routing === 'frozen') {
@@ -87,9 +89,9 @@ export class SpotTuneModel implements TrainModel {
         return { logits: run(decisions), decisions };
       }
       const policyLogits = this.policyLogits(x);
-      const sample = () => gumbelSoftmaxHard(policyLogits, this.tau).select(2, 1);
+      const sample = (u?: Tensor) => gumbelSoftmaxHard(policyLogits, this.tau, u).select(2, 1);
       if (routing !== 'average') {
-        const decisions = routing === 'sample' ? sample() : policyLogits.argmax(2).float();
+        const decisions = routing === 'sample' ? sample(uniform) : policyLogits.argmax(2).float();
         return { logits: run(decisions), decisions, policyLogits };
       }
       // The mean of the sampled routings' class probabilities (as log-probabilities), and the
