@@ -208,6 +208,12 @@ program.command('export')
     await exportCommand(run, { format: f.format as string, output: f.output as string | undefined, web: f.web as string | undefined, checkpoint: f.checkpoint as 'best', routing: f.routing as 'argmax' | undefined, verify, tolerance: f.tolerance as number, json: f.json === true });
   });
 
+program.command('inspect-weights')
+  .description('what a weights file holds (format, checkpoint keys or module tree, tensors, the --arch it fits)')
+  .argument('<file>', '.pth, .pt, .t7 (torch.save) or .safetensors')
+  .option('--json', 'print JSON')
+  .action(async (file: string, f: Flags) => (await import('./inspect_command.js')).inspectWeightsCommand(file, f.json === true));
+
 program.command('methods')
   .description('list the methods (SpotTune and the baselines)')
   .action(async () => (await import('./commands.js')).methodsCommand());

@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
-import { resnet26 } from '../../src/models/index.js';
+import { resnet18, resnet26 } from '../../src/models/index.js';
 import { readWeightsFile } from '../../src/models/pretrained.js';
 import { writePth } from '../../src/io/pth.js';
-import { rawToTensor } from '../../src/io/tensors.js';
+import { rawToTensor, writeWeights } from '../../src/io/tensors.js';
+import { formatWeightsReport, inspectWeights } from '../../src/cli/inspect_command.js';
 import { makeConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/engine.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
@@ -79,4 +80,19 @@ test('SpotTune from the authors\' .t7 trains; its frozen branch holds the file\'
     const tuned = model.get('net.layer3.3.conv2.weight')!;
     assert.notDeepEqual(tuned.data(), rawToTensor(file.get('layer3.3.conv2.weight')!).data());
   });
+});
+
+test('spottune inspect-weights: format, where the tensors are, the module tree, shapes, the --arch they fit', () => {
+  const r = inspectWeights(fixturePath('resnet26_pretrained.t7'));
+  assert.equal(r.fits, '--arch resnet26 --width 0.03125, 3 input channel(s), 1000 classes');
+  assert.equal(r.tensors.length, 157);
+  assert.deepEqual(r.tensors.find((t) => t.name === 'layer3.3.conv2.weight'), { name: 'layer3.3.conv2.weight', dtype: 'float32', shape: [8, 8, 3, 3] });
+  const text = formatWeightsReport(r).split('\n');
+  assert.deepEqual(text.slice(1, 3), ['format: torch.save legacy (PyTorch < 1.6)', "holds: checkpoint dict → 'net': whole module models.ResNet"]);
+  assert.ok(text.includes('module tree (150 modules):') && text.includes('  layer1.0.conv2.1: models.conv_task'));
+  assert.ok(text.includes(`  fc.weight                         float32 [1000, 8]`), 'shapes listed, aligned');
+  const path = join(dir, 'r18.safetensors');
+  torch.tidy(() => writeWeights(path, resnet18({ numClasses: 10 }).stateDict()));
+  assert.equal(inspectWeights(path).fits, '--arch resnet18, 3 input channel(s), 10 classes');
+  assert.equal(inspectWeights(path).format, 'safetensors');
 });
