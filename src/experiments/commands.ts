@@ -118,9 +118,10 @@ function readBaselines(baseline: string, runs: RunRecord[]): Record<string, numb
 function scoreRuns(runs: RunRecord[], baselines: Record<string, number> | undefined, baselineMethod: string | undefined): ScoreRow[] {
   const rows: ScoreRow[] = [];
   const methods = [...new Set(runs.map((r) => r.label))];
-  const seedScores = (method: string): Map<number, number> => {
+  /** Score per seed over the given datasets (default: all the method has), for seeds with a run on each. */
+  const seedScores = (method: string, only?: string[]): Map<number, number> => {
     const mine = runs.filter((x) => x.label === method);
-    const datasets = [...new Set(mine.map((x) => x.result.data))];
+    const datasets = only ?? [...new Set(mine.map((x) => x.result.data))];
     const out = new Map<number, number>();
     for (const seed of new Set(mine.map((x) => x.result.seed))) {
       const accs = Object.fromEntries(datasets.map((d) => [d, mine.find((x) => x.result.data === d && x.result.seed === seed)?.result.testAcc]));
@@ -128,7 +129,6 @@ function scoreRuns(runs: RunRecord[], baselines: Record<string, number> | undefi
     }
     return out;
   };
-  const base = baselineMethod ? seedScores(baselineMethod) : undefined;
   for (const method of methods) {
     const mine = runs.filter((x) => x.label === method);
     const datasets = [...new Set(mine.map((x) => x.result.data))].sort();
@@ -137,7 +137,9 @@ function scoreRuns(runs: RunRecord[], baselines: Record<string, number> | undefi
     if (baselines) {
       const perSeed = seedScores(method);
       if (perSeed.size > 0) row.perSeed = stat([...perSeed.values()]);
-      if (base && method !== baselineMethod) {
+      // Paired on the same seeds and the same domains (the baseline method scored on this method's).
+      const base = baselineMethod && method !== baselineMethod ? seedScores(baselineMethod, datasets) : undefined;
+      if (base) {
         const paired = [...perSeed].filter(([seed]) => base.has(seed)).map(([seed, v]) => v - (base.get(seed) as number));
         if (paired.length > 0) row.vsBaseline = stat(paired);
       }

@@ -79,12 +79,15 @@ test('decathlon-score --baseline finetune: baselines from the folder, per-seed s
     put('finetune', 'digits', 1, 82);
     put('spottune', 'digits', 0, 90);
     put('spottune', 'digits', 1, 80);
+    // A domain SpotTune lacks: left out of its pairing (finetune scored on digits only there).
+    put('finetune', 'shapes', 0, 50);
+    put('finetune', 'shapes', 1, 50);
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'decathlon-score', dir, '--baseline', 'finetune', '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const [ft, st] = JSON.parse(r.stdout) as { method: string; score: number; perSeed: { mean: number; std: number }; vsBaseline?: { mean: number; std: number } }[];
-    // Baseline 80 % (the mean of 78 and 82): E_max = 40. Finetune's mean scores 250; its seeds 202.5 and 302.5.
+    // Baseline 80 % (the mean of 78 and 82): E_max = 40. Finetune's mean scores 250 (+ 250 on shapes); its seeds 202.5 and 302.5.
     assert.equal(ft.method, 'finetune');
-    assert.ok(Math.abs(ft.score - 250) < 1e-9 && Math.abs(ft.perSeed.mean - 252.5) < 1e-9);
+    assert.ok(Math.abs(ft.score - 500) < 1e-9 && Math.abs(ft.perSeed.mean - 502.5) < 1e-9);
     // SpotTune: mean 85 % → 0.625·25² = 390.625; seeds 90 % → 562.5 and 80 % → 250; paired +360 and −52.5.
     assert.ok(Math.abs(st.score - 390.625) < 1e-9, `S = ${st.score}`);
     assert.ok(Math.abs(st.perSeed.mean - 406.25) < 1e-9 && Math.abs(st.perSeed.std - Math.SQRT2 * 156.25) < 1e-9);
