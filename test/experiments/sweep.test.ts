@@ -154,3 +154,16 @@ test('variants run their methods again with their settings, in <variant>/<method
   assert.throws(() => planSweep(parseSweepConfig({ ...raw, variants: { spottune: { methods: ['spottune'] } } }, 'x.json'), '/tmp/v'), /field "variants\.spottune": expected a folder name .* not a method's name/);
   assert.throws(() => planSweep(parseSweepConfig({ ...raw, variants: { b: { methods: ['spottune'], settings: { strategy: { agentBias: 'x' } } } } }, 'x.json'), '/tmp/v'), /field "variants\.b\.settings\.strategy\.agentBias": expected a finite number/);
 });
+
+test('experiments/mini-decathlon.json plans ten domains from the glyph source, and the study variants', () => {
+  const cfg = parseSweepConfig(JSON.parse(read('experiments/mini-decathlon.json')), 'experiments/mini-decathlon.json');
+  const { sources, runs } = planSweep(cfg, '/tmp/md');
+  assert.deepEqual(sources.map((s) => [s.name, s.config.data]), [['glyphs', 'glyphs:source']], 'only the source the runs start from');
+  assert.equal(cfg.datasets.length, 10);
+  const own = runs.filter((r) => r.name.split('/').length === 3);
+  assert.equal(own.length, cfg.methods.length * 10 * 3);
+  assert.ok(runs.every((r) => r.config.weights === '/tmp/md/sources/glyphs/weights.safetensors' && r.config.perClass === 10));
+  const bias = runs.find((r) => r.name === 'bias2/spottune/shapes/seed1')!;
+  assert.equal(bias.config.strategy.agentBias, 2);
+  assert.deepEqual([...new Set(runs.filter((r) => r.name.startsWith('epochs60/')).map((r) => r.config.method))], ['finetune', 'spottune']);
+});
