@@ -93,7 +93,7 @@ export async function predictCommand(images: string[], dir: string, o: OutputOpt
 }
 
 export function methodsCommand(): void {
-  for (const s of listStrategies()) console.log(`${s.name.padEnd(20)} ${s.summary}`);
+  for (const s of listStrategies()) console.log(`${s.name.padEnd(20)} ${s.summary}${s.paper ? `\n${' '.repeat(21)}${s.paper}` : ''}`);
 }
 
 export type { SpotTuneModel };

@@ -127,6 +127,12 @@ trainFlags(program.command('train').description('fine-tune with a method (SpotTu
   .option('--l2sp-alpha <x>', 'L2-SP: pull toward the pre-trained weights', num('--l2sp-alpha'), 0.01)
   .option('--l2sp-beta <x>', 'L2-SP: decay of the new head', num('--l2sp-beta'), 0.01)
   .addOption(new Option('--l2sp-scope <which>', 'L2-SP: every backbone tensor, or conv/linear weights only').choices(['all', 'weights']).default('all'))
+  .option('--bss-k <n>', 'BSS: smallest singular values penalised', int('--bss-k'), 1)
+  .option('--bss-eta <x>', 'BSS: weight of the penalty', num('--bss-eta'), 0.001)
+  .option('--delta-alpha <x>', 'DELTA: weight of the attention-weighted feature-map distance', num('--delta-alpha'), 0.01)
+  .option('--delta-beta <x>', 'DELTA: weight of ½‖w‖² on the new head', num('--delta-beta'), 0.01)
+  .option('--delta-alpha-sp <x>', 'DELTA: weight of L2-SP on the backbone (0 in the paper)', num('--delta-alpha-sp'), 0)
+  .option('--co-tuning-lambda <x>', 'Co-Tuning: weight of the source-label loss', num('--co-tuning-lambda'), 2.3)
   .addOption(new Option('--frozen-bn <mode>', 'batch norm of the frozen blocks: train (reference code) or eval').choices(['train', 'eval']).default('train'))
   .addOption(new Option('--eval-routing <mode>', 'decisions at evaluation').choices(['argmax', 'sample', 'average', 'finetuned', 'frozen']).default('argmax'))
   .option('--agent-width <x>', 'channel multiplier of the policy network', num('--agent-width'), 1)
@@ -151,6 +157,10 @@ trainFlags(program.command('train').description('fine-tune with a method (SpotTu
         tau: f.tau as number, tauAnneal, globalK: { k: f.k as number, lambda1: f.lambda1 as number, lambda2: f.lambda2 as number },
         l2sp: { alpha: f.l2spAlpha as number, beta: f.l2spBeta as number, scope: f.l2spScope as 'all' }, frozenBn: f.frozenBn as 'train',
         evalRouting: f.evalRouting as 'argmax', routed: true, agentWidth: f.agentWidth as number, agentInputSize: f.agentInputSize as number | undefined,
+        bss: { k: f.bssK as number, eta: f.bssEta as number },
+        // The attention's own settings keep their defaults (makeConfig merges per-method options).
+        delta: { alpha: f.deltaAlpha as number, beta: f.deltaBeta as number, alphaSp: f.deltaAlphaSp as number } as never,
+        coTuning: { lambda: f.coTuningLambda as number },
       },
     }, output, { quiet: f.quiet === true, json: f.json === true, resume: f.resume === true, dist: distFrom(f) });
   });

@@ -3,6 +3,7 @@
 // of another class is refused by name rather than guessed at.
 import { BatchNorm2d, Conv2d, type AnyModule, type Sequential } from '../nn/index.js';
 import { Agent, BasicBlock, Bottleneck, RebuffiBlock, ResNet, RebuffiResNet, type Backbone, type ResidualBlock } from '../models/index.js';
+import type { ProgressiveNet } from '../spottune/index.js';
 import { add, batchNorm, conv, flatten, globalAvgPool, linear, maxPool, relu, type Emitter } from './layers.js';
 
 const unsupported = (what: string, m: AnyModule) => new Error(`ONNX export: ${what} ${m.constructor.name} is not supported (expected the models of src/models)`);
@@ -83,4 +84,21 @@ export function agent(e: Emitter, a: Agent, x: string, inputShape: readonly numb
     input = e.g.node('Resize', [x, '', '', sizes], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }, `${name}.resize`);
   }
   return e.g.node('Reshape', [backbone(e, a, input), e.g.int64(`${name}.shape`, [-1, a.numBlocks, 2])], {}, `${name}.logits`);
+}
+
+/**
+ * Progressive Neural Networks: the frozen column's stem and blocks, and the new column whose
+ * block l (and head) adds the lateral 1×1 convolution of the frozen column's activation before it.
+ */
+export function progressive(e: Emitter, net: ProgressiveNet, x: string): string {
+  const frozen = net.frozen.net;
+  const g = [stem(e, frozen, x)];
+  for (const b of frozen.blocks) g.push(block(e, b, g[g.length - 1]));
+  const lateral = (l: number, h: string) => {
+    const u = net.laterals.at(l);
+    return add(e, h, conv(e, u, undefined, g[l]), `${e.name(u)}.add`);
+  };
+  let h = stem(e, net.column, x);
+  for (let l = 0; l < net.numBlocks; l++) h = block(e, net.column.blocks[l], lateral(l, h));
+  return head(e, net.column, lateral(net.numBlocks, h));
 }

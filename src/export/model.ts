@@ -1,6 +1,7 @@
 // A trained model (any method) as one ONNX file. Input "input" [batch, C, H, W], the
 // normalised images the network sees; output "logits" [batch, classes], and for the
 // two-branch models "decisions" [batch, L] (1 = the fine-tuned block ran, 0 = the frozen one).
+// Progressive Neural Networks: both columns and the lateral 1×1 convolutions between them.
 //
 // SpotTune with argmax routing: the policy network, ArgMax over its [B, L, 2] logits, then per
 // block Where(decision, fine-tuned(h), frozen(h)) — exactly frozen·(1 − d) + fine-tuned·d for
@@ -8,8 +9,8 @@
 // every image (about twice the blocks' compute); `spottune eval` runs only the chosen one.
 import { Agent } from '../models/index.js';
 import type { Module } from '../nn/index.js';
-import { PlainModel, SpotTuneModel, TwoBranchNet, type EvalRouting, type TrainModel } from '../spottune/index.js';
-import { agent, backbone, block, head, stem } from './backbones.js';
+import { CoTuningModel, PlainModel, ProgressiveModel, SpotTuneModel, TwoBranchNet, type EvalRouting, type TrainModel } from '../spottune/index.js';
+import { agent, backbone, block, head, progressive, stem } from './backbones.js';
 import { OnnxGraph, type ValueSpec } from './graph.js';
 import { emitter, type Emitter } from './layers.js';
 import type { TrainConfig } from '../train/config.js';
@@ -101,8 +102,14 @@ export function exportOnnx(model: TrainModel, o: ExportOptions): ExportedModel {
     g.output(out.logits, 'logits');
     g.output(out.decisions, 'decisions');
     outputs = [{ name: 'logits', type: 'float32', dims: ['batch', net.net.numClasses] }, { name: 'decisions', type: 'float32', dims: ['batch', net.numBlocks] }];
+  } else if (model instanceof ProgressiveModel || model instanceof CoTuningModel) {
+    // Co-Tuning's source classifier is a training aid: the exported network is the target one.
+    const net = model instanceof ProgressiveModel ? model.module.column : model.module.net;
+    g.output(model instanceof ProgressiveModel ? progressive(e, model.module, x) : backbone(e, net, x), 'logits');
+    outputs = [{ name: 'logits', type: 'float32', dims: ['batch', net.numClasses] }];
+    routing = 'fixed';
   } else {
-    throw new Error(`ONNX export: a ${model.constructor.name} cannot be exported (expected a PlainModel or a SpotTuneModel)`);
+    throw new Error(`ONNX export: a ${model.constructor.name} cannot be exported (expected a PlainModel, SpotTuneModel, ProgressiveModel or CoTuningModel)`);
   }
   const metadata = { ...o.metadata, routing, input: 'normalised image batch [batch, C, H, W]' };
   return { bytes: g.encode({ inputs: [input], outputs, metadata, docString: 'exported by spottune' }), outputs, routing };

@@ -1,7 +1,7 @@
 // What SpotTune and the baselines need to know of a ResNet: a stem, an ordered list of
 // residual blocks, and a head. Every model in this folder has this shape.
 import type { Tensor } from '../torch/index.js';
-import { Linear, Module, type Parameter } from '../nn/index.js';
+import { BatchNorm2d, Linear, Module, type Parameter } from '../nn/index.js';
 
 /** A residual block: forward(x) = relu(residual(x) + shortcut(x)). */
 export interface ResidualBlock extends Module {
@@ -13,7 +13,9 @@ export interface Backbone extends Module {
   stem(x: Tensor): Tensor;
   /** The residual blocks, in order (the units SpotTune decides about). */
   readonly blocks: ResidualBlock[];
-  /** Everything after the last block: pooling and classifier, to logits. */
+  /** Everything after the last block up to the classifier: the pooled features [B, D]. */
+  features(x: Tensor): Tensor;
+  /** Everything after the last block: fc(features(x)), the logits. */
   head(x: Tensor): Tensor;
   /** The classifier (new and trained by every method). */
   readonly fc: Module;
@@ -22,6 +24,13 @@ export interface Backbone extends Module {
   /** Swaps the classifier for a new, randomly initialised one with this many classes. */
   replaceClassifier(numClasses: number): void;
   forward(x: Tensor): Tensor;
+}
+
+/** Output channels of a residual block: its last batch norm's (bn2, bn3, or the downsample's: the same number). */
+export function blockOutChannels(b: ResidualBlock): number {
+  const bns = b.modules().filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+  if (bns.length === 0) throw new Error(`cannot tell the output channels of a ${b.constructor.name} (no batch norm)`);
+  return bns[bns.length - 1].numFeatures;
 }
 
 /** head(blocks(stem(x))): the plain forward pass every backbone shares. */
@@ -53,7 +62,11 @@ export abstract class ResNetBase extends Module implements Backbone {
   fc!: Linear;
   abstract readonly blocks: ResidualBlock[];
   abstract stem(x: Tensor): Tensor;
-  abstract head(x: Tensor): Tensor;
+  abstract features(x: Tensor): Tensor;
+
+  head(x: Tensor): Tensor {
+    return this.fc.forward(this.features(x));
+  }
 
   get numClasses(): number {
     return this.fc.outFeatures;

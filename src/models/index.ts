@@ -3,7 +3,7 @@ import { resnet18, resnet34, resnet50, resnet101, resnet152 } from './resnet.js'
 import { resnet26, resnet38 } from './rebuffi.js';
 import type { Backbone } from './backbone.js';
 
-export { type Backbone, type ResidualBlock, backboneForward, backboneLayers } from './backbone.js';
+export { type Backbone, type ResidualBlock, backboneForward, backboneLayers, blockOutChannels } from './backbone.js';
 export { ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, resnet101, resnet152, type ResNetOptions } from './resnet.js';
 export { RebuffiResNet, RebuffiBlock, resnet26, resnet38, type RebuffiResNetOptions } from './rebuffi.js';
 export { Agent, type AgentOptions } from './agent.js';

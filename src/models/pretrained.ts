@@ -233,6 +233,8 @@ export interface PretrainedSpec {
   what: string;
   /** Where notes go (what was normalised or replaced). */
   log?: (line: string) => void;
+  /** Keep the file's classifier instead of a new one (Co-Tuning). */
+  keepClassifier?: boolean;
 }
 
 /**
@@ -249,6 +251,7 @@ export function loadPretrained(path: string, spec: PretrainedSpec, cache = new M
     cache.set(path, sd);
   }
   const fc = sd.get('fc.weight');
+  if (spec.keepClassifier && !fc) throw new Error(`${spec.what} ${path} has no classifier (a headless backbone): this method needs the source classifier`);
   const net = createBackbone(spec.arch, { numClasses: fc?.shape[0] ?? spec.numClasses, inChannels: spec.inChannels, width: spec.width });
   const body = new Map([...sd].filter(([k]) => !k.startsWith('fc.')));
   const own = new Map([...net.stateDict()].filter(([k]) => !k.startsWith('fc.')));
@@ -264,6 +267,7 @@ export function loadPretrained(path: string, spec: PretrainedSpec, cache = new M
     throw new Error(`${spec.what} ${path} does not fit ${target(spec)}: ${bad.length} tensor(s) differ (the file has ${body.size} besides the classifier, the network ${own.size}), e.g. ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', …' : ''}; ${likelyCause(sd, spec)}`);
   }
   net.loadStateDict(fc ? sd : body, { strict: Boolean(fc) });
+  if (spec.keepClassifier) return net;
   if (firstRead) spec.log?.(fc ? `new head fc: ${fc.shape[0]} → ${spec.numClasses} classes (the file's classifier is not used)` : `${path} has no classifier (a headless backbone): new head fc with ${spec.numClasses} classes`);
   net.replaceClassifier(spec.numClasses);
   return net;

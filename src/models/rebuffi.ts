@@ -90,8 +90,8 @@ export class RebuffiResNet extends ResNetBase {
     return this.bn1.forward(this.conv1.forward(x.contiguous(torch.memoryFormat.channelsLast)));
   }
 
-  head(x: Tensor): Tensor {
-    return this.fc.forward(torch.flatten(this.avgpool.forward(this.bn2.forward(x).relu_()), 1));
+  features(x: Tensor): Tensor {
+    return torch.flatten(this.avgpool.forward(this.bn2.forward(x).relu_()), 1);
   }
 }
 

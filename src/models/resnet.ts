@@ -105,8 +105,8 @@ export class ResNet extends ResNetBase {
     return this.maxpool.forward(this.bn1.forward(this.conv1.forward(x.contiguous(torch.memoryFormat.channelsLast))).relu_());
   }
 
-  head(x: Tensor): Tensor {
-    return this.fc.forward(torch.flatten(this.avgpool.forward(x), 1));
+  features(x: Tensor): Tensor {
+    return torch.flatten(this.avgpool.forward(x), 1);
   }
 }
 

@@ -6,3 +6,7 @@ export { PlainModel, type PlainModelOptions } from './plain_model.js';
 export { getStrategy, listStrategies, METHODS } from './methods.js';
 export * from './method.js';
 export { PolicyStatsAccumulator, policyStats, type PolicyStats } from './policy_stats.js';
+export { batchSpectralShrinkage, bssModel, defaultBssOptions, type BssOptions } from './bss.js';
+export { CoTuningModel, CoTuningNet, categoryRelationship, coTuningModel, defaultCoTuningOptions, softCrossEntropy, type CoTuningOptions, type CoTuningOutput } from './co_tuning.js';
+export { DeltaModel, attentionFeatureDistance, channelAttention, defaultDeltaOptions, stageEnds, type DeltaOptions, type DeltaOutput } from './delta.js';
+export { FrozenColumn, ProgressiveModel, ProgressiveNet } from './progressive.js';

@@ -5,6 +5,9 @@ import type { Tensor } from '../torch/index.js';
 import type { Module, Parameter } from '../nn/index.js';
 import type { Backbone } from '../models/index.js';
 import type { GlobalKOptions } from './global_k.js';
+import { defaultBssOptions, type BssOptions } from './bss.js';
+import { defaultCoTuningOptions, type CoTuningOptions } from './co_tuning.js';
+import { defaultDeltaOptions, type DeltaOptions } from './delta.js';
 
 export interface ModelOutput {
   logits: Tensor;
@@ -12,6 +15,11 @@ export interface ModelOutput {
   decisions: Tensor;
   /** The policy network's logits [B, L, 2], for the policy statistics (methods with a policy network). */
   policyLogits?: Tensor;
+}
+
+/** A single network's training output, with the pooled features its classifier saw [B, D]. */
+export interface FeatureOutput extends ModelOutput {
+  features: Tensor;
 }
 
 export type ParamRole = 'net' | 'agent';
@@ -37,6 +45,9 @@ export interface StrategyOptions {
   globalK: GlobalKOptions;
   /** L2-SP: α toward the pre-trained weights, β on the new head; which backbone tensors it covers. */
   l2sp: { alpha: number; beta: number; scope: 'all' | 'weights' };
+  bss: BssOptions;
+  delta: DeltaOptions;
+  coTuning: CoTuningOptions;
   frozenBn: 'train' | 'eval';
   evalRouting: EvalRouting;
   /** Routed inference at evaluation (compute only the chosen branch). */
@@ -62,6 +73,9 @@ export const defaultStrategyOptions: StrategyOptions = {
   tau: 5,
   globalK: { k: 4, lambda1: 0.1, lambda2: 0.1 },
   l2sp: { alpha: 0.01, beta: 0.01, scope: 'all' },
+  bss: defaultBssOptions,
+  delta: defaultDeltaOptions,
+  coTuning: defaultCoTuningOptions,
   frozenBn: 'train',
   evalRouting: 'argmax',
   routed: true,
@@ -71,6 +85,8 @@ export const defaultStrategyOptions: StrategyOptions = {
 export interface StrategyContext {
   /** A backbone of the run's architecture holding the pre-trained weights, classifier already replaced for the target. */
   pretrained(): Backbone;
+  /** The pre-trained network as it was trained, its source classifier kept (Co-Tuning). */
+  source(): Backbone;
   /** The same for the deeper architecture (finetune-deeper only). */
   deeper(): Backbone;
   /** A randomly initialised backbone of the run's architecture, target classifier. */
@@ -80,6 +96,17 @@ export interface StrategyContext {
   inChannels: number;
   seed: number;
   options: StrategyOptions;
+}
+
+/** The target's training set, for a model that looks at it before training (see TrainModel.prepare). */
+export interface TrainingSet {
+  numClasses: number;
+  /**
+   * Calls fn on every batch (the first `limit` only, when given), each inside its own tidy scope.
+   * By default in a fixed order with the evaluation transform; with `augment`, shuffled (seeded
+   * by `epoch`) with the training transform.
+   */
+  forEach(fn: (x: Tensor, y: Tensor) => void, o?: { augment?: boolean; epoch?: number; limit?: number }): Promise<void>;
 }
 
 /** What the engine trains. */
@@ -100,8 +127,14 @@ export interface TrainModel {
    * policy network left out: per-layer learning rates (--layer-decay, --lr-backbone) follow it.
    */
   layers(): Parameter[][];
-  /** Extra loss terms (Global-k, L2-SP), added to the classification loss. */
-  regularizer?(out: ModelOutput): Tensor | undefined;
+  /** Extra loss terms (Global-k, L2-SP, ...), added to the classification loss; y: the batch's labels. */
+  regularizer?(out: ModelOutput, y: Tensor): Tensor | undefined;
+  /**
+   * Called once before the first epoch of a new run (not on resume): a pass over the training
+   * set with the source model (Co-Tuning's category relationship, DELTA's channel attention).
+   * What it computes must live in the module's buffers, so checkpoints hold it.
+   */
+  prepare?(data: TrainingSet): Promise<void>;
   /** Called before each epoch (temperature annealing). */
   startEpoch?(epoch: number): void;
   dispose(): void;
@@ -111,5 +144,7 @@ export interface Strategy {
   readonly name: string;
   /** One line for --help and reports. */
   readonly summary: string;
+  /** The paper that defines the method, where it is not one of the SpotTune paper's own baselines. */
+  readonly paper?: string;
   build(ctx: StrategyContext): TrainModel;
 }

@@ -8,6 +8,10 @@ import { PlainModel } from './plain_model.js';
 import { SpotTuneModel } from './spottune_model.js';
 import { TwoBranchNet } from './two_branch_net.js';
 import type { Strategy, StrategyContext, TrainModel } from './method.js';
+import { bssModel } from './bss.js';
+import { coTuningModel } from './co_tuning.js';
+import { DeltaModel } from './delta.js';
+import { ProgressiveModel, ProgressiveNet } from './progressive.js';
 
 /** Everything but the classifier: stem modules and blocks. */
 function backboneParts(net: Backbone): Module<any[], unknown>[] {
@@ -80,6 +84,30 @@ const strategies: Strategy[] = [
   { name: 'random-policy', summary: 'two branches; last three blocks always fine-tuned, a coin flip per image for the others', build: (ctx) => spottune(ctx, 'random') },
   { name: 'finetune-deeper', summary: 'standard fine-tuning of a deeper network (--deeper-arch, --deeper-weights)', build: (ctx) => new PlainModel(ctx.deeper(), { frozen: [] }) },
   { name: 'l2sp', summary: 'fine-tuning with the L2-SP penalty toward the pre-trained weights', build: l2sp },
+  {
+    name: 'progressive',
+    summary: 'Progressive Neural Networks: the pre-trained network as a frozen column, a new random column with 1×1 laterals from it',
+    paper: 'Rusu et al., Progressive Neural Networks, arXiv:1606.04671, 2016',
+    build: (ctx) => new ProgressiveModel(new ProgressiveNet(ctx.scratch(), ctx.pretrained())),
+  },
+  {
+    name: 'delta',
+    summary: 'DELTA: fine-tuning that keeps the stage feature maps near the source network\'s, weighted by channel attention',
+    paper: 'Li et al., DELTA: DEep Learning Transfer using Feature Map with Attention for Convolutional Networks, ICLR 2019',
+    build: (ctx) => new DeltaModel(ctx.pretrained(), ctx.pretrained(), ctx.options.delta),
+  },
+  {
+    name: 'bss',
+    summary: 'Batch Spectral Shrinkage: fine-tuning that penalises the smallest singular values of each batch\'s features',
+    paper: 'Chen et al., Catastrophic Forgetting Meets Negative Transfer: Batch Spectral Shrinkage for Safe Transfer Learning, NeurIPS 2019',
+    build: (ctx) => bssModel(ctx.pretrained(), ctx.options.bss),
+  },
+  {
+    name: 'co-tuning',
+    summary: 'Co-Tuning: fine-tuning that also trains the source classifier toward the source-class relationship of each target label',
+    paper: 'You et al., Co-Tuning for Transfer Learning, NeurIPS 2020',
+    build: (ctx) => coTuningModel(ctx.pretrained(), ctx.source(), ctx.options.coTuning),
+  },
   { name: 'spottune', summary: 'SpotTune: a policy network picks, per image and block, fine-tuned or frozen', build: (ctx) => spottune(ctx, 'plain') },
   { name: 'spottune-global-k', summary: 'SpotTune with the Global-k loss (fine-tune k blocks on average)', build: (ctx) => spottune(ctx, 'global-k') },
   { name: 'spottune-finetuned', summary: 'SpotTune trained, evaluated running only the fine-tuned blocks', build: (ctx) => spottune(ctx, 'finetuned-at-test') },

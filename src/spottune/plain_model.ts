@@ -6,13 +6,13 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module, Parameter } from '../nn/index.js';
 import { backboneLayers, type Backbone } from '../models/index.js';
-import type { ModelOutput, ParamGroupSpec, TrainModel } from './method.js';
+import type { FeatureOutput, ModelOutput, ParamGroupSpec, TrainModel } from './method.js';
 
 export interface PlainModelOptions {
   /** Modules to freeze (weights and batch-norm statistics). */
   frozen: Module<any[], unknown>[];
-  /** Extra loss, e.g. L2-SP's penalty. */
-  regularizer?: () => Tensor;
+  /** Extra loss, e.g. L2-SP's penalty, BSS's on the batch's features. */
+  regularizer?: (out: FeatureOutput, y: Tensor) => Tensor;
   /** Weight decay of the network group, overriding the run's (L2-SP: 0). */
   weightDecay?: number;
   /** Called when the model is disposed (to free what the regularizer holds). */
@@ -36,12 +36,16 @@ export class PlainModel implements TrainModel {
     for (const m of this.o.frozen) m.eval();
   }
 
-  private decisions(x: Tensor): Tensor {
+  protected decisions(x: Tensor): Tensor {
     return torch.tensor(this.tunedBlocks.map(Number), { device: x.device }).expand(x.shape[0], this.numBlocks);
   }
 
-  forwardTrain(x: Tensor): ModelOutput {
-    return { logits: this.module.forward(x), decisions: this.decisions(x) };
+  forwardTrain(x: Tensor): FeatureOutput {
+    const net = this.module;
+    let h = net.stem(x);
+    for (const b of net.blocks) h = b.forward(h);
+    const features = net.features(h);
+    return { logits: net.fc.forward(features), decisions: this.decisions(x), features };
   }
 
   forwardEval(x: Tensor): ModelOutput {
@@ -56,8 +60,8 @@ export class PlainModel implements TrainModel {
     return backboneLayers(this.module);
   }
 
-  regularizer(): Tensor | undefined {
-    return this.o.regularizer?.();
+  regularizer(out: FeatureOutput, y: Tensor): Tensor | undefined {
+    return this.o.regularizer?.(out, y);
   }
 
   dispose(): void {

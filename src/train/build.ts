@@ -6,7 +6,9 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { SGD, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR, type Scheduler } from '../optim/index.js';
 import { createBackbone, type Backbone } from '../models/index.js';
-import { getStrategy, type StrategyContext, type TrainModel } from '../spottune/index.js';
+import { getStrategy, type StrategyContext, type TrainModel, type TrainingSet } from '../spottune/index.js';
+import { DataLoader } from '../data/index.js';
+import { batchTensors } from './evaluate.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { openTask, type Task } from './task.js';
 import { describeInput, sourcePreprocessing, type Preprocessing } from './preprocessing.js';
@@ -31,14 +33,15 @@ export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading
   if (!o.forLoading && recorded) console.error(`spottune: ${describeInput(recorded, config.weights!)}`);
   const numClasses = task.classes.length;
   const cache = new Map<string, Map<string, Tensor>>();
-  const load = (arch: string, weights: string | undefined, what: string): Backbone => {
+  const load = (arch: string, weights: string | undefined, what: string, keepClassifier = false): Backbone => {
     if (o.forLoading) return createBackbone(arch, { numClasses, inChannels: task.channels, width: config.width });
     if (!weights) throw new Error(`method "${config.method}" starts from pre-trained weights: give ${what}`);
     if (!existsSync(weights)) throw new Error(`${what} ${weights}: file not found`);
-    return loadPretrained(weights, { arch, numClasses, inChannels: task.channels, width: config.width, what, log: (line) => console.error(`spottune: ${line}`) }, cache);
+    return loadPretrained(weights, { arch, numClasses, inChannels: task.channels, width: config.width, what, keepClassifier, log: (line) => console.error(`spottune: ${line}`) }, cache);
   };
   const ctx: StrategyContext = {
     pretrained: () => load(config.arch, config.weights, '--weights'),
+    source: () => load(config.arch, config.weights, '--weights', true),
     deeper: () => load(config.deeperArch ?? '', config.deeperWeights, '--deeper-weights'),
     scratch: () => createBackbone(config.arch, { numClasses, inChannels: task.channels, width: config.width }),
     numClasses,
@@ -50,6 +53,27 @@ export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading
   const model = getStrategy(config.method).build(ctx);
   for (const sd of cache.values()) torch.dispose(sd);
   return { task, model };
+}
+
+/** The training set as TrainModel.prepare sees it: the run's batch size, seeded like the run. */
+export function trainingSet(task: Task, config: TrainConfig): TrainingSet {
+  return {
+    numClasses: task.classes.length,
+    forEach: async (fn, o = {}) => {
+      const skipBad = config.skipBadImages === true;
+      const loader = o.augment
+        ? new DataLoader(task.train, task.trainTransform, { batchSize: config.batchSize, shuffle: true, seed: config.seed, skipBad })
+        : new DataLoader(task.train, task.evalTransform, { batchSize: config.batchSize, skipBad });
+      let n = 0;
+      for await (const batch of loader.epoch(o.epoch ?? 0)) {
+        if (n++ === o.limit) break;
+        torch.tidy(() => {
+          const { x, y } = batchTensors(batch);
+          fn(x, y);
+        });
+      }
+    },
+  };
 }
 
 /** One SGD per non-empty parameter group, and its schedule (optional linear warm-up, then multistep or cosine). */

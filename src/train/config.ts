@@ -73,6 +73,8 @@ export function makeConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'me
   // Fields given as undefined (flags left out) keep their defaults.
   const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as typeof partial;
   const c: TrainConfig = { ...defaultConfig, ...given, strategy: { ...defaultStrategyOptions, ...given.strategy } };
+  // A method's options given in part (e.g. strategy.delta.alpha only) keep the others' defaults.
+  for (const k of ['bss', 'delta', 'coTuning'] as const) (c.strategy[k] as object) = { ...defaultStrategyOptions[k], ...given.strategy?.[k] };
   if (given.milestones === undefined && c.schedule === 'multistep') c.milestones = referenceMilestones(c.epochs);
   validateConfig(c);
   return c;
@@ -119,6 +121,13 @@ function validateStrategy(s: StrategyOptions, bad: (field: string, expected: str
   if (!(isObject(s.globalK) && nonNegative(s.globalK.k) && nonNegative(s.globalK.lambda1) && nonNegative(s.globalK.lambda2))) bad('strategy.globalK', '{k, lambda1, lambda2} non-negative numbers', s.globalK);
   if (!(isObject(s.l2sp) && nonNegative(s.l2sp.alpha) && nonNegative(s.l2sp.beta) && ['all', 'weights'].includes(s.l2sp.scope))) bad('strategy.l2sp', '{alpha, beta} non-negative numbers and scope all or weights', s.l2sp);
   if (typeof s.routed !== 'boolean') bad('strategy.routed', 'true or false', s.routed);
+  // Runs saved before these methods existed have no such fields.
+  if (s.bss !== undefined && !(isObject(s.bss) && Number.isInteger(s.bss.k) && s.bss.k >= 1 && nonNegative(s.bss.eta))) bad('strategy.bss', '{k: a positive integer, eta: a non-negative number}', s.bss);
+  if (s.delta !== undefined && !(isObject(s.delta) && (['alpha', 'beta', 'alphaSp', 'attentionLr'] as const).every((f) => nonNegative(s.delta[f]))
+    && Number.isInteger(s.delta.attentionEpochs) && s.delta.attentionEpochs >= 0 && Number.isInteger(s.delta.attentionBatches) && s.delta.attentionBatches >= 1)) {
+    bad('strategy.delta', '{alpha, beta, alphaSp, attentionLr: non-negative numbers, attentionEpochs ≥ 0 and attentionBatches ≥ 1: integers}', s.delta);
+  }
+  if (s.coTuning !== undefined && !(isObject(s.coTuning) && nonNegative(s.coTuning.lambda))) bad('strategy.coTuning', '{lambda: a non-negative number}', s.coTuning);
   if (!(typeof s.agentWidth === 'number' && s.agentWidth > 0 && s.agentWidth <= 64)) bad('strategy.agentWidth', 'a number in (0, 64]', s.agentWidth);
   if (s.agentInputSize !== undefined && (!Number.isInteger(s.agentInputSize) || s.agentInputSize < 1 || s.agentInputSize > 4096)) bad('strategy.agentInputSize', 'an integer in [1, 4096]', s.agentInputSize);
   if (!EVAL_ROUTINGS.includes(s.evalRouting)) bad('strategy.evalRouting', EVAL_ROUTINGS.join(', '), s.evalRouting);

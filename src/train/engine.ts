@@ -15,7 +15,7 @@ import { readConfigFile, type TrainConfig } from './config.js';
 import { PREPROCESSING_FILE } from './preprocessing.js';
 import { checkFreeSpace, checkOutputDir, removeCreated, removeStaleTemps } from './preflight.js';
 import { loadRunCheckpoint, saveCheckpoint, saveRunCheckpoint } from './checkpoint.js';
-import { buildRun, makeOptimizers, type BuiltRun, type Optimizers } from './build.js';
+import { buildRun, makeOptimizers, trainingSet, type BuiltRun, type Optimizers } from './build.js';
 import { trainEpoch, allFinite, type BatchInfo } from './epoch.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { Distributed } from './distributed.js';
@@ -151,6 +151,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     best = state.best;
     history = JSON.parse(state.metrics) as EpochMetrics[];
   }
+  if (start === 0) await model.prepare?.(trainingSet(task, config));
   dist?.start(model.module);
   if (main) writeTextAtomic(metricsPath, history.map((m) => JSON.stringify(m) + '\n').join(''));
 

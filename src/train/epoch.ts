@@ -70,7 +70,7 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
       const savedBuffers = torch.noGrad(() => buffers.map((b) => b.clone()));
       const out = model.forwardTrain(x);
       let loss = torch.crossEntropy(out.logits, y, { labelSmoothing: config.labelSmoothing });
-      const reg = model.regularizer?.(out);
+      const reg = model.regularizer?.(out, y);
       if (reg) loss = loss.add(reg);
       const value = loss.item();
       for (const opt of opts) opt.zeroGrad();

@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as torch from '../../src/torch/index.js';
 import { createBackbone, resnet18, resnet26, resnet50 } from '../../src/models/index.js';
-import { PlainModel, SpotTuneModel, defaultStrategyOptions, getStrategy, type EvalRouting, type StrategyContext } from '../../src/spottune/index.js';
+import { PlainModel, ProgressiveModel, ProgressiveNet, SpotTuneModel, coTuningModel, defaultCoTuningOptions, defaultStrategyOptions, getStrategy, type EvalRouting, type StrategyContext, type TrainModel } from '../../src/spottune/index.js';
 import { exportOnnx, runRouting } from '../../src/export/model.js';
 import { compareWithLibtorch, openSession, type ImageBatch } from '../../src/export/verify.js';
 import { images, randomNet, spotTune } from './models.js';
 
 const TOLERANCE = 1e-4;
 
-async function check(model: SpotTuneModel | PlainModel, batches: ImageBatch[], routing?: EvalRouting) {
+async function check(model: TrainModel, batches: ImageBatch[], routing?: EvalRouting) {
   const [, c, h, w] = batches[0].shape;
   const exported = exportOnnx(model, { inputShape: [c, h, w], routing });
   const session = await openSession(exported.bytes);
@@ -125,6 +125,33 @@ test('torchvision ResNet-18 and ResNet-50 (BasicBlock, Bottleneck, downsample, m
   }
 });
 
+test('Progressive Neural Networks: both columns and the laterals, on ResNet-26 (grey) and torchvision ResNet-18 (RGB)', async () => {
+  for (const [channels, make] of [[1, () => resnet26({ numClasses: 10, inChannels: 1, width: 0.25 })], [3, () => resnet18({ numClasses: 10 })]] as const) {
+    const batches = await images(channels);
+    torch.manualSeed(7);
+    const model = new ProgressiveModel(new ProgressiveNet(randomNet(make), randomNet(make)));
+    model.setTraining(false);
+    const r = await check(model, batches);
+    const graph = onnxProto.onnx.ModelProto.decode(r.exported.bytes).graph!;
+    const names = graph.initializer!.map((t) => t.name!);
+    for (const prefix of ['frozen.', 'column.', 'laterals.']) assert.ok(names.some((n) => n.startsWith(prefix)), `${prefix} weights present`);
+    assert.equal(names.filter((n) => /^laterals\.\d+\.weight$/.test(n)).length, model.numBlocks + 1);
+    console.log(`progressive (${channels === 1 ? 'ResNet-26' : 'ResNet-18'}): max |Δlogit| ${r.maxAbsDiff.toExponential(2)}`);
+    model.dispose();
+  }
+});
+
+test('Co-Tuning exports its target network (the source classifier is left out)', async () => {
+  const batches = await images(1);
+  torch.manualSeed(8);
+  const small = (n: number) => randomNet(() => resnet26({ numClasses: n, inChannels: 1, width: 0.25 }));
+  const model = coTuningModel(small(10), small(6), defaultCoTuningOptions);
+  model.setTraining(false);
+  const r = await check(model, batches);
+  assert.ok(!onnxProto.onnx.ModelProto.decode(r.exported.bytes).graph!.initializer!.some((t) => t.name!.startsWith('sourceFc')));
+  model.dispose();
+});
+
 /** What the engine gives a strategy: here a random ResNet-26 as the "pre-trained" network. */
 function context(): StrategyContext & { dispose(): void } {
   torch.manualSeed(6);
@@ -135,6 +162,7 @@ function context(): StrategyContext & { dispose(): void } {
       torch.tidy(() => net.loadStateDict(source.stateDict()));
       return net;
     },
+    source: () => { throw new Error('unused'); },
     deeper: () => { throw new Error('unused'); },
     scratch: () => { throw new Error('unused'); },
     numClasses: 10, inChannels: 1, seed: 0, options: defaultStrategyOptions,
@@ -177,7 +205,7 @@ test('the ONNX checker (full check, strict shape inference) accepts the exported
   const dir = mkdtempSync(join(tmpdir(), 'spottune-onnx-'));
   try {
     const files: [string, number[][]][] = [];
-    const write = (name: string, model: SpotTuneModel | PlainModel, inputShape: [number, number, number], routing?: EvalRouting) => {
+    const write = (name: string, model: TrainModel, inputShape: [number, number, number], routing?: EvalRouting) => {
       const e = exportOnnx(model, { inputShape, routing });
       writeFileSync(join(dir, name), e.bytes);
       files.push([name, e.outputs.map((o) => o.dims.slice(1) as number[])]);
@@ -186,6 +214,7 @@ test('the ONNX checker (full check, strict shape inference) accepts the exported
     write('spottune.onnx', spotTune(batches, 'argmax', 16), [1, 28, 28], 'argmax');
     write('finetuned.onnx', spotTune(batches, 'finetuned'), [1, 28, 28], 'finetuned');
     write('resnet50.onnx', new PlainModel(randomNet(() => resnet50({ numClasses: 10 })), { frozen: [] }), [3, 40, 40]);
+    write('progressive.onnx', new ProgressiveModel(new ProgressiveNet(randomNet(() => resnet18({ numClasses: 10 })), randomNet(() => resnet18({ numClasses: 10 })))), [3, 40, 40]);
     const script = [
       'import sys, onnx',
       'for f in sys.argv[1:]:',

@@ -12,7 +12,7 @@ import { SpotTuneModel, defaultStrategyOptions, listStrategies, type StrategyCon
 
 function context(): StrategyContext {
   const make = () => resnet26({ numClasses: 3, width: 0.25 });
-  return { pretrained: make, deeper: () => resnet26({ numClasses: 3, width: 0.25, blocksPerStage: 6 }), scratch: make, numClasses: 3, inChannels: 3, seed: 1, options: { ...defaultStrategyOptions } };
+  return { pretrained: make, source: make, deeper: () => resnet26({ numClasses: 3, width: 0.25, blocksPerStage: 6 }), scratch: make, numClasses: 3, inChannels: 3, seed: 1, options: { ...defaultStrategyOptions } };
 }
 
 function trainStep(model: TrainModel, x: torch.Tensor, y: torch.Tensor, precision?: 'bfloat16'): void {
@@ -21,7 +21,7 @@ function trainStep(model: TrainModel, x: torch.Tensor, y: torch.Tensor, precisio
     torch.tidy(() => {
       const forward = () => {
         const out = model.forwardTrain(x);
-        const reg = model.regularizer?.(out);
+        const reg = model.regularizer?.(out, y);
         const loss = torch.crossEntropy(out.logits, y);
         return reg ? loss.add(reg) : loss;
       };

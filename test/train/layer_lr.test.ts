@@ -9,6 +9,7 @@ import { layerGroups, type LayerLrOptions } from '../../src/train/layer_lr.js';
 
 const ctx: StrategyContext = {
   pretrained: () => createBackbone('resnet26', { numClasses: 4, inChannels: 1, width: 0.25 }),
+  source: () => { throw new Error('unused'); },
   deeper: () => { throw new Error('unused'); },
   scratch: () => createBackbone('resnet26', { numClasses: 4, inChannels: 1, width: 0.25 }),
   numClasses: 4, inChannels: 1, seed: 0, options: defaultStrategyOptions,
