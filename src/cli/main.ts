@@ -42,6 +42,12 @@ function trainFlags(c: Command): Command {
     .option('--eval-every <n>', 'evaluate on the test set every n epochs (and after the last)', int('--eval-every'), 1)
     .option('--skip-nonfinite', 'skip batches whose loss is NaN/Inf instead of stopping')
     .option('--skip-bad-images', 'skip and count image files that cannot be read instead of stopping (list them first: spottune check-data)')
+    .option('--accum-steps <n>', 'gradient accumulation: one optimizer step per n batches (effective batch n × --batch-size)', int('--accum-steps'))
+    .option('--lr-backbone <x>', 'learning rate of every layer below the head (TLlib: 0.1 × --lr); SpotTune: the fine-tuned branch', num('--lr-backbone'))
+    .option('--layer-decay <d>', 'layer-wise learning-rate decay: lr × d^(depth from the head) per block (timm)', num('--layer-decay'))
+    .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.9998), evaluated and saved as ema.pth', num('--ema'))
+    .option('--patience <epochs>', 'stop when the test accuracy has not improved for this many epochs', int('--patience'))
+    .option('--tensorboard', 'write TensorBoard event files to <output>/tb')
     .option('--threads <n>', 'libtorch threads (default: all cores)', int('--threads'))
     .option('--nproc <n>', 'data-parallel: run n processes on this machine (--batch-size stays the global batch)', int('--nproc'))
     .option('--rank <r>', 'data-parallel: this process\'s rank (set by --nproc; by hand across machines; torchrun and PyTorchJob set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead)', int('--rank'))
@@ -63,6 +69,8 @@ function configFrom(f: Flags) {
     gamma: f.gamma as number, warmupEpochs: f.warmupEpochs as number, labelSmoothing: f.labelSmoothing as number, seed: f.seed as number,
     evalEvery: f.evalEvery as number, skipNonFinite: f.skipNonfinite === true,
     skipBadImages: f.skipBadImages === true ? true : undefined,
+    accumSteps: f.accumSteps as number | undefined, lrBackbone: f.lrBackbone as number | undefined, layerDecay: f.layerDecay as number | undefined,
+    ema: f.ema as number | undefined, patience: f.patience as number | undefined, tensorboard: f.tensorboard === true ? true : undefined,
   };
 }
 

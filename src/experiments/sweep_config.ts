@@ -47,6 +47,7 @@ export interface Job {
 const TOP_FIELDS = ['sources', 'base', 'methods', 'datasets', 'seeds', 'perMethod', 'perDataset', 'variants', 'description'];
 const TRAIN_FIELDS = [
   ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize', 'channels', 'mean', 'std', 'skipBadImages',
+  'accumSteps', 'lrBackbone', 'layerDecay', 'ema', 'patience', 'tensorboard',
 ];
 const STRATEGY_FIELDS = Object.keys(defaultStrategyOptions).concat('tauAnneal', 'agentInputSize', 'evalSamples', 'agentBias', 'warmupMixed');
 

@@ -52,6 +52,11 @@ export class ModelEma {
     }
   }
 
+  /** The averaged copies of the module's buffers (batch-norm running statistics and counters). */
+  buffers(module: AnyModule): Tensor[] {
+    return module.namedBuffers().map(([k]) => this.entry(k));
+  }
+
   dispose(): void {
     torch.dispose(this.state);
   }

@@ -13,6 +13,7 @@ import { loadPretrained } from '../models/pretrained.js';
 import { openTask, type Task } from './task.js';
 import { describeInput, sourcePreprocessing, type Preprocessing } from './preprocessing.js';
 import { validateConfig, type TrainConfig } from './config.js';
+import { layerGroups } from './layer_lr.js';
 
 /** The model of a run and everything it was built from. */
 export interface BuiltRun {
@@ -90,7 +91,9 @@ export function makeOptimizers(config: TrainConfig, model: TrainModel): Optimize
   for (const g of model.paramGroups()) {
     if (g.params.length === 0) continue;
     const agent = g.role === 'agent';
-    opts.push(new SGD(g.params, {
+    // The network's layers may have their own rates (--lr-backbone, --layer-decay); the head's comes first.
+    const groups = agent ? [{ params: g.params }] : layerGroups(model.layers(), g.params, config).map((l) => ({ params: l.params, lr: l.lr }));
+    opts.push(new SGD(groups, {
       lr: agent ? config.lrAgent : config.lr,
       momentum: config.momentum,
       weightDecay: g.weightDecay ?? (agent ? config.weightDecayAgent : config.weightDecay),

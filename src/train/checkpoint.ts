@@ -59,11 +59,13 @@ export interface RunState {
   best: { acc: number; epoch: number };
   /** JSON of the epochs' metrics so far (a crash before metrics.jsonl is rewritten loses nothing). */
   metrics: string;
+  /** With --ema: the averaged state dict (a Map when saved; an object of tensors when loaded). */
+  ema?: Map<string, Tensor> | Record<string, Tensor>;
 }
 
 /** Writes a run's `last` checkpoint: the model's state dict, the run state and the random generator. */
 export function saveRunCheckpoint(path: string, model: Map<string, Tensor>, state: RunState): void {
-  torch.tidy(() => saveCheckpoint(path, { epoch: state.epoch, model, optimizers: state.optimizers, schedulers: state.schedulers, rng: torch.getRngState(), best: state.best, metrics: state.metrics }));
+  torch.tidy(() => saveCheckpoint(path, { epoch: state.epoch, model, optimizers: state.optimizers, schedulers: state.schedulers, rng: torch.getRngState(), best: state.best, metrics: state.metrics, ...(state.ema ? { ema: state.ema } : {}) }));
 }
 
 /**

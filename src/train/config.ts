@@ -42,6 +42,18 @@ export interface TrainConfig {
   skipNonFinite: boolean;
   /** Skip (and count) image files that cannot be read instead of stopping; see check-data. */
   skipBadImages?: boolean;
+  /** Gradient accumulation: one optimizer step per accumSteps batches (effective batch accumSteps × batchSize). Default 1. */
+  accumSteps?: number;
+  /** Learning rate of every layer below the head (default: lr); see layer_lr.ts. */
+  lrBackbone?: number;
+  /** Layer-wise decay of the learning rate from the head down (timm's layer_decay). */
+  layerDecay?: number;
+  /** Decay of an exponential moving average of the weights, evaluated and saved as ema.pth. */
+  ema?: number;
+  /** Stop when the test accuracy has not improved for this many epochs. */
+  patience?: number;
+  /** Write TensorBoard event files to <output>/tb. */
+  tensorboard?: boolean;
   strategy: StrategyOptions;
 }
 
@@ -107,6 +119,12 @@ export function validateConfig(c: TrainConfig): void {
   }
   if (c.skipBadImages !== undefined && typeof c.skipBadImages !== 'boolean') bad('skipBadImages', 'true or false', c.skipBadImages);
   if (c.perClass !== undefined && (!Number.isInteger(c.perClass) || c.perClass < 1)) bad('perClass', 'a positive integer', c.perClass);
+  if (c.accumSteps !== undefined && (!Number.isInteger(c.accumSteps) || c.accumSteps < 1)) bad('accumSteps', 'a positive integer', c.accumSteps);
+  if (c.lrBackbone !== undefined && !(typeof c.lrBackbone === 'number' && Number.isFinite(c.lrBackbone) && c.lrBackbone >= 0)) bad('lrBackbone', 'a non-negative number', c.lrBackbone);
+  if (c.layerDecay !== undefined && !(typeof c.layerDecay === 'number' && c.layerDecay > 0 && c.layerDecay <= 1)) bad('layerDecay', 'a number in (0, 1]', c.layerDecay);
+  if (c.ema !== undefined && !(typeof c.ema === 'number' && c.ema >= 0 && c.ema < 1)) bad('ema', 'a decay in [0, 1)', c.ema);
+  if (c.patience !== undefined && (!Number.isInteger(c.patience) || c.patience < 1)) bad('patience', 'a positive integer (epochs)', c.patience);
+  if (c.tensorboard !== undefined && typeof c.tensorboard !== 'boolean') bad('tensorboard', 'true or false', c.tensorboard);
   if (c.method === 'finetune-deeper' && (!c.deeperArch || !c.deeperWeights)) bad('deeperArch/deeperWeights', 'both set for finetune-deeper', [c.deeperArch, c.deeperWeights]);
   validateStrategy(c.strategy, bad);
   if ((c.strategy.warmupMixed ?? 0) >= c.epochs) bad('strategy.warmupMixed', `fewer epochs than the run's ${c.epochs}`, c.strategy.warmupMixed);

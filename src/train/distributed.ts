@@ -159,7 +159,12 @@ export class Distributed {
 
   /** Averages the floating-point buffers (batch-norm running statistics) over the ranks. */
   averageBuffers(module: Module<any[], unknown>): void {
-    const buffers = module.buffers().filter((b) => isFloating(b.dtype));
+    this.average(module.buffers());
+  }
+
+  /** Averages the floating-point tensors over the ranks, in place (one all-reduce). */
+  average(tensors: Tensor[]): void {
+    const buffers = tensors.filter((b) => isFloating(b.dtype));
     if (buffers.length === 0 || this.worldSize === 1) return;
     torch.noGrad(() =>
       torch.tidy(() => {

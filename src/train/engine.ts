@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
+import { ModelEma } from '../optim/index.js';
 import { DataLoader } from '../data/index.js';
 import { writeTextAtomic } from '../io/file.js';
 import { readConfigFile, type TrainConfig } from './config.js';
@@ -20,6 +21,7 @@ import { trainEpoch, allFinite, type BatchInfo } from './epoch.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { Distributed } from './distributed.js';
 import type { PolicyStats } from '../spottune/index.js';
+import { TensorBoardLog } from './tensorboard.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -31,6 +33,9 @@ export interface EpochMetrics {
   /** Test accuracy (%), null in epochs without evaluation (see evalEvery). */
   testAcc: number | null;
   testTop5: number | null;
+  /** With --ema: the test accuracy of the averaged weights (null in epochs without evaluation). */
+  emaTestAcc?: number | null;
+  emaTestTop5?: number | null;
   /** Per block: fraction of training images that used the fine-tuned block. */
   trainBlockFreq: number[];
   /** Per block: the same on the test set (evaluation routing); null without evaluation. */
@@ -57,6 +62,10 @@ export interface RunResult {
   /** Best test accuracy over epochs and its epoch (optimistic; reported for reference). */
   bestTestAcc: number;
   bestEpoch: number;
+  /** With --ema: the test accuracy of the averaged weights after the last epoch. */
+  emaTestAcc?: number;
+  /** With --patience: the epoch (0-based) after which the run stopped early. */
+  stoppedEpoch?: number;
   blockFreq: number[];
   /** [class][block] fine-tune frequency on the test set. */
   blockFreqByClass: number[][];
@@ -107,6 +116,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   const created = main ? checkOutputDir(output) : [];
   const lastPath = join(output, 'last.pth');
   const bestPath = join(output, 'best.pth');
+  const emaPath = join(output, 'ema.pth');
   const metricsPath = join(output, 'metrics.jsonl');
   let run: BuiltRun & Optimizers & { params: Tensor[] };
   try {
@@ -132,7 +142,10 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   if (main) writeJson(join(output, PREPROCESSING_FILE), task.preprocessing);
   const lastGood = () => (existsSync(lastPath) ? `the last good checkpoint is ${lastPath}` : 'no checkpoint was written yet');
   const skipBad = config.skipBadImages === true;
-  const trainOptions = { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: task.train.length > config.batchSize, skipBad };
+  // With --accum-steps the loader draws the effective batch (epoch.ts splits it): the same images
+  // per optimizer step, in the same order, as one batch of that size.
+  const stepBatch = config.batchSize * (config.accumSteps ?? 1);
+  const trainOptions = { batchSize: stepBatch, shuffle: true, seed: config.seed, dropLast: task.train.length > stepBatch, skipBad };
   const testOptions = { batchSize: Math.max(config.batchSize, 128), skipBad };
   const trainLoader = dist ? dist.trainLoader(task.train, task.trainTransform, trainOptions) : new DataLoader(task.train, task.trainTransform, trainOptions);
   const testLoader = dist ? dist.evalLoader(task.test, task.evalTransform, testOptions) : new DataLoader(task.test, task.evalTransform, testOptions);
@@ -141,11 +154,14 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   let start = 0;
   let best = { acc: -1, epoch: -1 };
   let history: EpochMetrics[] = [];
+  let savedEma: Map<string, Tensor> | undefined;
   if (o.resume && existsSync(lastPath)) {
     const state = loadRunCheckpoint(lastPath, (sd, s) => {
       model.module.loadStateDict(sd);
       s.optimizers.forEach((st, i) => opts[i].loadStateDict(st));
       s.schedulers.forEach((st, i) => scheds[i].loadStateDict(st as never));
+      if (config.ema !== undefined && !s.ema) throw new Error(`${lastPath} has no EMA weights: it was not written with --ema`);
+      if (config.ema !== undefined) savedEma = torch.noGrad(() => new Map((s.ema instanceof Map ? [...s.ema] : Object.entries(s.ema!)).map(([k, t]) => [k, t.clone()])));
     });
     start = state.epoch + 1;
     best = state.best;
@@ -154,15 +170,25 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   if (start === 0) await model.prepare?.(trainingSet(task, config));
   dist?.start(model.module);
   if (main) writeTextAtomic(metricsPath, history.map((m) => JSON.stringify(m) + '\n').join(''));
+  // --ema: the average starts from the (broadcast) weights, or continues the saved one.
+  const ema = config.ema !== undefined ? new ModelEma(model.module, config.ema) : undefined;
+  if (ema && savedEma) ema.load(savedEma);
+  torch.dispose(savedEma);
+  const evaluateEma = () => ema!.withWeights(model.module, () => evaluate(model, testLoader, numClasses, dist));
+  // --patience: stop at an evaluation that is `patience` epochs past the best; a stopped run stays stopped.
+  const patienceSpent = (epoch: number) => config.patience !== undefined && best.epoch >= 0 && epoch - best.epoch >= config.patience && epoch < config.epochs - 1;
+  let stoppedEpoch = start > 0 && history[start - 1]?.testAcc != null && patienceSpent(start - 1) ? start - 1 : undefined;
+  const tb = main && config.tensorboard && stoppedEpoch === undefined && start < config.epochs ? new TensorBoardLog(output) : undefined;
 
   let last: EvalResult | undefined;
+  let lastEma: EvalResult | undefined;
   let trainSeconds = history.reduce((s, m) => s + m.seconds, 0);
-  for (let epoch = start; epoch < config.epochs; epoch++) {
+  for (let epoch = start; epoch < config.epochs && stoppedEpoch === undefined; epoch++) {
     model.startEpoch?.(epoch);
     const skippedBefore = trainLoader.skipped + testLoader.skipped;
     dist?.startEpoch(config.seed, epoch);
     const t0 = performance.now();
-    const { seen, lossSum, correct, freq, skipped, policy } = await trainEpoch({ config, model, loader: trainLoader, opts, params, dist, lastGood, onBatchEnd: o.callbacks?.onBatchEnd }, epoch);
+    const { seen, lossSum, correct, freq, skipped, policy } = await trainEpoch({ config, model, loader: trainLoader, opts, params, dist, ema, lastGood, onBatchEnd: o.callbacks?.onBatchEnd }, epoch);
     if (seen === 0 && skipped > 0) {
       throw new Error(`every batch of epoch ${epoch + 1}/${config.epochs} had a NaN/Inf loss or gradients (${skipped} skipped): the weights have diverged; stopping; ${lastGood()}. Lower --lr`);
     }
@@ -176,8 +202,11 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
 
     const evaluated = (epoch + 1) % config.evalEvery === 0 || epoch === config.epochs - 1;
     const ev = evaluated ? await evaluate(model, testLoader, numClasses, dist) : undefined;
+    const emaEv = ev && ema ? await evaluateEma() : undefined;
     if (ev) last = ev;
+    if (emaEv) lastEma = emaEv;
     if (ev && ev.acc > best.acc) best = { acc: ev.acc, epoch };
+    if (ev && patienceSpent(epoch)) stoppedEpoch = epoch;
     const m: EpochMetrics = {
       epoch,
       lr: lrs[roles.indexOf('net')] ?? 0,
@@ -186,6 +215,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       trainAcc: seen ? (100 * correct) / seen : NaN,
       testAcc: ev ? ev.acc : null,
       testTop5: ev ? ev.top5 : null,
+      ...(ema ? { emaTestAcc: emaEv ? emaEv.acc : null, emaTestTop5: emaEv ? emaEv.top5 : null } : {}),
       trainBlockFreq: Array.from(freq, (v) => (seen ? v / seen : 0)),
       blockFreq: ev ? ev.blockFreq : null,
       imagesPerSec: seen / seconds,
@@ -200,12 +230,16 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       const weights = model.module.stateDict();
       // best.pth first: killed between the two, the resumed run redoes this epoch and rewrites both identically.
       if (best.epoch === epoch) saveCheckpoint(bestPath, { epoch, model: weights });
-      saveRunCheckpoint(lastPath, weights, { epoch, optimizers: opts.map((opt) => opt.stateDict()), schedulers: scheds.map((s) => s.stateDict()), best, metrics: JSON.stringify(history) });
+      if (ema) saveCheckpoint(emaPath, { epoch, model: ema.state });
+      saveRunCheckpoint(lastPath, weights, { epoch, optimizers: opts.map((opt) => opt.stateDict()), schedulers: scheds.map((s) => s.stateDict()), best, metrics: JSON.stringify(history), ema: ema?.state });
       writeTextAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
     });
+    tb?.epoch(m);
     o.callbacks?.onEpochEnd?.(m);
   }
+  tb?.close();
   last ??= await evaluate(model, testLoader, numClasses, dist);
+  if (ema) lastEma ??= await evaluateEma();
   const final = history[history.length - 1];
   const result: RunResult = {
     method: config.method,
@@ -218,6 +252,8 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     testTop5: last.top5,
     bestTestAcc: best.acc,
     bestEpoch: best.epoch,
+    ...(lastEma ? { emaTestAcc: lastEma.acc } : {}),
+    ...(stoppedEpoch !== undefined ? { stoppedEpoch } : {}),
     blockFreq: last.blockFreq,
     blockFreqByClass: last.blockFreqByClass,
     classes: task.classes,
@@ -230,6 +266,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   if (main) writeJson(join(output, 'result.json'), result);
   await o.callbacks?.onTrainEnd?.({ task, model });
   for (const opt of opts) opt.dispose();
+  ema?.dispose();
   model.dispose();
   return result;
 }

@@ -1,10 +1,12 @@
 // One training epoch: for each batch, forward, loss (classification plus the method's
 // regulariser), backward, and a step of every optimizer; NaN/Inf stops the run or skips the
 // batch (--skip-nonfinite). Data-parallel: gradients are averaged over the processes each
-// step, and the epoch's counts summed at its end.
+// step, and the epoch's counts summed at its end. With --accum-steps N each batch (the
+// effective batch) is split into N micro-batches, their gradients accumulated, then one step.
+// With --ema the average is updated after every step.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import type { SGD } from '../optim/index.js';
+import type { ModelEma, SGD } from '../optim/index.js';
 import { PolicyStatsAccumulator, type PolicyStats, type TrainModel } from '../spottune/index.js';
 import type { DataLoader } from '../data/index.js';
 import { batchTensors } from './evaluate.js';
@@ -39,6 +41,7 @@ export interface EpochContext {
   /** Every trained parameter (for the finiteness check and the gradient all-reduce). */
   params: Tensor[];
   dist?: Distributed;
+  ema?: ModelEma;
   /** Where the last good weights are, for error messages. */
   lastGood(): string;
   onBatchEnd?(info: BatchInfo): void;
@@ -51,7 +54,8 @@ export function allFinite(ts: readonly Tensor[]): boolean {
 }
 
 export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochStats> {
-  const { config, model, loader, opts, params, dist } = c;
+  const { config, model, loader, opts, params, dist, ema } = c;
+  const accum = config.accumSteps ?? 1;
   // With --skip-nonfinite, a skipped batch's forward pass must not leave NaN in batch-norm statistics.
   const buffers = config.skipNonFinite ? model.module.buffers() : [];
   model.setTraining(true);
@@ -68,21 +72,44 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
     torch.tidy(() => {
       const { x, y } = batchTensors(batch);
       const savedBuffers = torch.noGrad(() => buffers.map((b) => b.clone()));
-      const out = model.forwardTrain(x);
-      let loss = torch.crossEntropy(out.logits, y, { labelSmoothing: config.labelSmoothing });
-      const reg = model.regularizer?.(out, y);
-      if (reg) loss = loss.add(reg);
-      const value = loss.item();
       for (const opt of opts) opt.zeroGrad();
+      // Micro-batches: each loss weighted by its share of the batch, so the accumulated gradient
+      // is the batch's mean gradient. Policy outputs are recorded once the step is taken.
+      const n = batch.y.length;
+      const size = Math.ceil(n / accum);
+      let value = 0;
+      let batchCorrect = 0;
+      const d = new Float64Array(L);
+      const policyOut: [Tensor, Tensor][] = [];
+      for (let from = 0; from < n && Number.isFinite(value); from += size) {
+        const m = Math.min(size, n - from);
+        const r = torch.tidy(() => {
+          const xm = m === n ? x : x.narrow(0, from, m);
+          const ym = m === n ? y : y.narrow(0, from, m);
+          const out = model.forwardTrain(xm);
+          let loss = torch.crossEntropy(out.logits, ym, { labelSmoothing: config.labelSmoothing });
+          const reg = model.regularizer?.(out, ym);
+          if (reg) loss = loss.add(reg);
+          const v = loss.item();
+          if (!Number.isFinite(v)) return { v };
+          (m === n ? loss : loss.mul(m / n)).backward();
+          batchCorrect += out.logits.argmax(1).eq(ym).sum().item();
+          const dm = out.decisions.detach().sum(0).toArray();
+          for (let l = 0; l < L; l++) d[l] += dm[l];
+          // (tensors in the result live until the end of the batch)
+          return { v: (v * m) / n, policy: out.policyLogits ? ([out.policyLogits.detach(), out.decisions.detach()] as [Tensor, Tensor]) : undefined };
+        });
+        value += r.v;
+        if (r.policy) policyOut.push(r.policy);
+      }
       let finite = Number.isFinite(value);
       if (finite) {
-        loss.backward();
         // A finite loss can still overflow in the backward pass.
         finite = allFinite(params.map((p) => p.grad).filter((g) => g !== undefined));
       }
       const gradsBad = Number.isFinite(value) && !finite;
       // Data-parallel: average the gradients over the processes, which all skip (or stop) together.
-      if (dist) finite = dist.reduceGradients(params, batch.y.length, finite);
+      if (dist) finite = dist.reduceGradients(params, n, finite);
       if (!finite) {
         if (!config.skipNonFinite) {
           const what = !Number.isFinite(value) ? `the loss became ${value}` : gradsBad ? 'the gradients became NaN/Inf' : 'the loss or gradients became NaN/Inf in another process';
@@ -93,11 +120,11 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
         return;
       }
       for (const opt of opts) opt.step();
-      if (out.policyLogits) policy.add(out.policyLogits, out.decisions);
-      seen += batch.y.length;
-      lossSum += value * batch.y.length;
-      correct += out.logits.argmax(1).eq(y).sum().item();
-      const d = out.decisions.detach().sum(0).toArray();
+      ema?.update(model.module);
+      for (const [logits, decisions] of policyOut) policy.add(logits, decisions);
+      seen += n;
+      lossSum += value * n;
+      correct += batchCorrect;
       for (let l = 0; l < L; l++) freq[l] += d[l];
     });
     step++;
@@ -109,6 +136,7 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
     [seen, lossSum, correct] = s;
     freq.set(s.subarray(3));
     dist.averageBuffers(model.module);
+    if (ema) dist.average(ema.buffers(model.module));
   }
   return { seen, lossSum, correct, freq, skipped, ...(policy.result().images > 0 ? { policy: policy.result() } : {}) };
 }
