@@ -153,3 +153,20 @@ test('--tensorboard: the decoded event file holds each epoch\'s metrics', async 
   assert.equal(events.length, 3);
   assert.ok(!existsSync(join(dir, 'tb')));
 });
+
+test('--nproc 2 with --accum-steps and --ema: the weights and the average of one process (frozen batch norm)', async () => {
+  const o = { method: 'feature-extractor', epochs: 1, batchSize: 20, accumSteps: 2, ema: 0.5 } as const;
+  const one = await run(o);
+  const two = join(dir, 'nproc');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--method', 'feature-extractor', '--data', 'digits', '--per-class', '10', '--width', '0.25',
+    '--weights', weights, '--epochs', '1', '--batch-size', '20', '--accum-steps', '2', '--ema', '0.5', '--lr', '0.05', '--schedule', 'constant', '--seed', '1',
+    '--quiet', '--output', two, '--nproc', '2'], { encoding: 'utf8', env: { ...process.env, SPOTTUNE_THREADS: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  torch.tidy(() => {
+    for (const name of ['last', 'ema']) {
+      const diff = maxDiff(modelOf(one.out, name), modelOf(two, name));
+      assert.ok(diff < 1e-6, `${name}: differs by ${diff}`);
+    }
+    assert.ok(maxDiff(modelOf(two, 'ema'), modelOf(two)) > 1e-4, 'the average is not the raw weights');
+  });
+});
