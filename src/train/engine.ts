@@ -129,8 +129,8 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     const optim = makeOptimizers(config, built.model);
     run = { ...built, ...optim, params: optim.opts.flatMap((opt) => opt.paramGroups.flatMap((g) => g.params)) };
     // Room for last.pth twice (the old one stays until the new one is complete), momentum included, and best.pth;
-    // with --ema, the average in last.pth (twice) and ema.pth.
-    const copies = config.ema !== undefined ? 6 : 3;
+    // with --ema, the average in last.pth and in ema.pth (each twice while replaced).
+    const copies = config.ema !== undefined ? 7 : 3;
     if (main) checkFreeSpace(output, copies * bytesOf([...run.model.module.parameters(), ...run.model.module.buffers()]) + 2 * bytesOf(run.params) + 2 ** 20, 'the checkpoints');
   } catch (e) {
     removeCreated(created);
