@@ -29,7 +29,7 @@ row "node" "$(node --version)" "$(command -v node)"
 # 2. The addon, with g++ against the installed PyTorch's libtorch (LIBTORCH=auto, see native/find-libtorch.mjs).
 export LIBTORCH=${LIBTORCH-auto}  # LIBTORCH= (empty): Debian's
 B=native/build/Release; O=/tmp/spottune-obj; mkdir -p "$B" "$O"
-F="node native/find-libtorch.mjs"
+F="node find-libtorch.mjs"
 INC=$(cd native && $F include) || finish 1
 LIBDIR=$(cd native && $F libdir); LIBS=$(cd native && $F libs); ABI=$(cd native && $F abi); DIST=$(cd native && $F dist 2>> "$OUT/build.log")
 NAPI=${NAPI:-$( [ -d .device/napi ] && echo .device/napi || node -p "require('node-addon-api').include_dir") }
