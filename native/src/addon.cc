@@ -257,18 +257,26 @@ FN(manualSeed) {
   return env.Undefined();
   ST_CATCH(env)
 }
+// The default generator of a device: the CPU's, or a GPU's ('cuda:N'), whose state a resumed
+// CUDA run restores too (Gumbel noise is drawn on the device).
+at::Generator generatorOf(const Napi::Value& v) {
+  const c10::Device d = v.IsString() ? c10::Device(v.As<Napi::String>().Utf8Value()) : c10::Device(at::kCPU);
+  return at::globalContext().defaultGenerator(d.is_cuda() && !d.has_index() ? c10::Device(at::kCUDA, 0) : d);
+}
+// getRngState(device?) -> uint8 tensor
 FN(getRngState) {
   ENV;
   ST_TRY
-  auto gen = at::globalContext().defaultGenerator(at::kCPU);
+  auto gen = generatorOf(info[0]);
   std::lock_guard<std::mutex> lock(gen.mutex());
   return wrap(env, gen.get_state());
   ST_CATCH(env)
 }
+// setRngState(state, device?)
 FN(setRngState) {
   ENV;
   ST_TRY
-  auto gen = at::globalContext().defaultGenerator(at::kCPU);
+  auto gen = generatorOf(info[1]);
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(T(0));
   return env.Undefined();

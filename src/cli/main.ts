@@ -48,6 +48,8 @@ function trainFlags(c: Command): Command {
     .option('--ema <decay>', 'keep an exponential moving average of the weights (e.g. 0.9998), evaluated and saved as ema.pth', num('--ema'))
     .option('--patience <epochs>', 'stop when the test accuracy has not improved for this many epochs', int('--patience'))
     .option('--tensorboard', 'write TensorBoard event files to <output>/tb')
+    .option('--device <device>', 'cpu, cuda or cuda:N (default: cpu)')
+    .addOption(new Option('--precision <p>', 'fp32, or autocast: bf16, fp16 (GPU, with loss scaling)').choices(['fp32', 'bf16', 'fp16']))
     .option('--threads <n>', 'libtorch threads (default: all cores)', int('--threads'))
     .option('--nproc <n>', 'data-parallel: run n processes on this machine (--batch-size stays the global batch)', int('--nproc'))
     .option('--rank <r>', 'data-parallel: this process\'s rank (set by --nproc; by hand across machines; torchrun and PyTorchJob set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT instead)', int('--rank'))
@@ -71,6 +73,9 @@ function configFrom(f: Flags) {
     skipBadImages: f.skipBadImages === true ? true : undefined,
     accumSteps: f.accumSteps as number | undefined, lrBackbone: f.lrBackbone as number | undefined, layerDecay: f.layerDecay as number | undefined,
     ema: f.ema as number | undefined, patience: f.patience as number | undefined, tensorboard: f.tensorboard === true ? true : undefined,
+    // The defaults stay out of config.json, so runs from before these options resume unchanged.
+    device: f.device === undefined || f.device === 'cpu' ? undefined : (f.device as string),
+    precision: f.precision === undefined || f.precision === 'fp32' ? undefined : (f.precision as 'bf16' | 'fp16'),
   };
 }
 

@@ -117,6 +117,11 @@ export class GradScaler {
     this.unscaled.clear();
   }
 
+  /** Forgets this iteration's unscale records without changing the scale (a step skipped for another reason). */
+  discard(): void {
+    this.unscaled.clear();
+  }
+
   stateDict(): GradScalerState {
     const { growthFactor, backoffFactor, growthInterval } = this.o;
     return { scale: this.scaleValue, growthFactor, backoffFactor, growthInterval, growthTracker: this.growthTracker };

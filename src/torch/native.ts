@@ -43,8 +43,8 @@ export interface Native {
   /** Sets autocast for a device type; entering counts nesting, leaving the outermost clears the cast cache. */
   setAutocast(device: string, enabled: boolean, dtype: number, entering: boolean): void;
   manualSeed(seed: number | bigint): void;
-  getRngState(): Handle;
-  setRngState(h: Handle): void;
+  getRngState(device?: string): Handle;
+  setRngState(h: Handle, device?: string): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   /** Whether new tensors' storages are reported to V8 as external memory (off inside tidy). */

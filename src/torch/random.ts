@@ -7,11 +7,11 @@ export function manualSeed(seed: number | bigint): void {
   native().manualSeed(seed);
 }
 
-/** The CPU generator's state as a uint8 tensor. */
-export function getRngState(): Tensor {
-  return new Tensor(native().getRngState());
+/** A device's default generator state (the CPU's by default; 'cuda:N' a GPU's) as a uint8 CPU tensor. */
+export function getRngState(device = 'cpu'): Tensor {
+  return new Tensor(native().getRngState(device));
 }
 
-export function setRngState(state: Tensor): void {
-  native().setRngState(state.handle);
+export function setRngState(state: Tensor, device = 'cpu'): void {
+  native().setRngState(state.handle, device);
 }

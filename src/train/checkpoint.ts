@@ -7,7 +7,7 @@ import type { Tensor } from '../torch/index.js';
 import { loadPth, writePth } from '../io/pth.js';
 import { isRawTensor, type RawTensor } from '../io/raw.js';
 import { rawToTensor, tensorToRaw } from '../io/tensors.js';
-import type { OptimizerStateDict } from '../optim/index.js';
+import type { GradScalerState, OptimizerStateDict } from '../optim/index.js';
 
 /** Replaces every Tensor in a nested value (Maps, arrays, plain objects) by f(tensor). */
 function mapTensors(x: unknown, f: (t: Tensor) => unknown): unknown {
@@ -61,23 +61,33 @@ export interface RunState {
   metrics: string;
   /** With --ema: the averaged state dict (a Map when saved; an object of tensors when loaded). */
   ema?: Map<string, Tensor> | Record<string, Tensor>;
+  /** fp16 runs: the loss scale and its growth count. */
+  scaler?: GradScalerState;
 }
 
-/** Writes a run's `last` checkpoint: the model's state dict, the run state and the random generator. */
-export function saveRunCheckpoint(path: string, model: Map<string, Tensor>, state: RunState): void {
-  torch.tidy(() => saveCheckpoint(path, { epoch: state.epoch, model, optimizers: state.optimizers, schedulers: state.schedulers, rng: torch.getRngState(), best: state.best, metrics: state.metrics, ...(state.ema ? { ema: state.ema } : {}) }));
+/** Writes a run's `last` checkpoint: the model's state dict, the run state and the random generator(s). */
+export function saveRunCheckpoint(path: string, model: Map<string, Tensor>, state: RunState, device = 'cpu'): void {
+  torch.tidy(() => saveCheckpoint(path, {
+    epoch: state.epoch, model, optimizers: state.optimizers, schedulers: state.schedulers, rng: torch.getRngState(), best: state.best, metrics: state.metrics,
+    ...(state.ema ? { ema: state.ema } : {}),
+    // A GPU run draws its Gumbel noise and coin flips from the GPU's generator.
+    ...(device.startsWith('cuda') ? { rngDevice: torch.getRngState(device) } : {}),
+    ...(state.scaler ? { scaler: state.scaler } : {}),
+  }));
 }
 
 /**
  * Reads a run's `last` checkpoint: `restore` loads the model's weights, optimizers and schedules
  * from it (its tensors are freed afterwards); the random generator is set; the state is returned.
  */
-export function loadRunCheckpoint(path: string, restore: (model: Map<string, Tensor>, state: RunState) => void): RunState {
+export function loadRunCheckpoint(path: string, restore: (model: Map<string, Tensor>, state: RunState) => void, device = 'cpu'): RunState {
   const ck = loadCheckpoint(path);
-  const c = plain(ck) as RunState & { rng: Tensor };
+  const c = plain(ck) as RunState & { rng: Tensor; rngDevice?: Tensor };
   const sd = ck.get('model') as Map<string, Tensor>;
   restore(sd, c);
   torch.setRngState(c.rng);
+  // Resumed on the GPU it was trained on: its generator too (elsewhere the run moved devices).
+  if (c.rngDevice && device.startsWith('cuda')) torch.setRngState(c.rngDevice, device);
   torch.dispose([sd, c]);
   return c;
 }

@@ -1,6 +1,7 @@
 // A training run's configuration: every choice that changes the result, with defaults,
 // checked with errors that name the field. Saved as config.json beside the run.
 import { readFileSync } from 'node:fs';
+import { PRECISIONS, type Precision } from './device_precision.js';
 import { ARCHS } from '../models/index.js';
 import { EVAL_ROUTINGS, METHODS, defaultStrategyOptions, type StrategyOptions } from '../spottune/index.js';
 
@@ -54,6 +55,10 @@ export interface TrainConfig {
   patience?: number;
   /** Write TensorBoard event files to <output>/tb. */
   tensorboard?: boolean;
+  /** cpu (default), cuda or cuda:N; not part of what a resume compares (a run may move). */
+  device?: string;
+  /** fp32 (default), bf16 or fp16 (autocast; fp16 with loss scaling, GPU only). */
+  precision?: Precision;
   strategy: StrategyOptions;
 }
 
@@ -118,6 +123,8 @@ export function validateConfig(c: TrainConfig): void {
     if (v !== undefined && !(Array.isArray(v) && (v.length === 1 || v.length === 3) && v.every((x) => typeof x === 'number' && Number.isFinite(x) && (f === 'mean' || x > 0)))) bad(f, `1 or 3 finite numbers${f === 'std' ? ', positive' : ''}`, v);
   }
   if (c.skipBadImages !== undefined && typeof c.skipBadImages !== 'boolean') bad('skipBadImages', 'true or false', c.skipBadImages);
+  if (c.device !== undefined && !(typeof c.device === 'string' && /^(cpu|cuda(:\d+)?)$/.test(c.device))) bad('device', 'cpu, cuda or cuda:N', c.device);
+  if (c.precision !== undefined && !PRECISIONS.includes(c.precision)) bad('precision', PRECISIONS.join(', '), c.precision);
   if (c.perClass !== undefined && (!Number.isInteger(c.perClass) || c.perClass < 1)) bad('perClass', 'a positive integer', c.perClass);
   if (c.accumSteps !== undefined && (!Number.isInteger(c.accumSteps) || c.accumSteps < 1)) bad('accumSteps', 'a positive integer', c.accumSteps);
   if (c.lrBackbone !== undefined && !(typeof c.lrBackbone === 'number' && Number.isFinite(c.lrBackbone) && c.lrBackbone >= 0)) bad('lrBackbone', 'a non-negative number', c.lrBackbone);

@@ -43,13 +43,17 @@ export class MixedPrecision {
     return torch.autocast(fn, { device: this.device, dtype: this.precision === 'bf16' ? 'bfloat16' : 'float16' });
   }
 
-  /**
-   * Backward of the loss (scaled in fp16), then every optimizer's gradients unscaled, so what
-   * reads them next (clipping, all-reduce, the optimizers) sees true gradients. Returns false
-   * when fp16 gradients overflowed: the step is to be skipped (step() does) and the scale backs off.
-   */
-  backward(loss: Tensor, opts: readonly Optimizer<any, any>[]): boolean {
+  /** Backward of the loss, scaled in fp16 (once per micro-batch when gradients accumulate). */
+  backward(loss: Tensor): void {
     this.scaler.scale(loss).backward();
+  }
+
+  /**
+   * Every optimizer's gradients unscaled, so what reads them next (the finiteness check, the
+   * all-reduce, the optimizers) sees true gradients. Returns false when fp16 gradients overflowed:
+   * the step is to be skipped (step() does) and the scale backs off.
+   */
+  unscale(opts: readonly Optimizer<any, any>[]): boolean {
     for (const o of opts) this.scaler.unscale_(o);
     return !this.scaler.foundInf;
   }
@@ -58,6 +62,11 @@ export class MixedPrecision {
   step(opts: readonly Optimizer<any, any>[]): void {
     for (const o of opts) this.scaler.step(o);
     this.scaler.update();
+  }
+
+  /** A step not taken for another reason (a NaN loss skipped, another process's overflow): the scale stays. */
+  discard(): void {
+    this.scaler.discard();
   }
 
   stateDict(): GradScalerState | undefined {

@@ -20,6 +20,7 @@ import { buildRun, makeOptimizers, trainingSet, type BuiltRun, type Optimizers }
 import { trainEpoch, allFinite, type BatchInfo } from './epoch.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import type { Distributed } from './distributed.js';
+import { MixedPrecision, checkDevicePrecision, explainOutOfMemory } from './device_precision.js';
 import type { PolicyStats } from '../spottune/index.js';
 import { TensorBoardLog } from './tensorboard.js';
 
@@ -119,13 +120,18 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   const emaPath = join(output, 'ema.pth');
   const metricsPath = join(output, 'metrics.jsonl');
   let run: BuiltRun & Optimizers & { params: Tensor[] };
+  let device: string;
   try {
+    // A device this machine lacks, or fp16 on the CPU, is refused before any work.
+    device = checkDevicePrecision(config.device ?? 'cpu', config.precision ?? 'fp32');
     if (existsSync(lastPath) && !o.resume) throw new Error(`${output} already holds a run (${lastPath}): resume it with --resume, or choose another --output`);
     if (o.resume && existsSync(join(output, 'config.json'))) {
       const saved = readConfigFile(join(output, 'config.json'));
-      if (JSON.stringify(saved) !== JSON.stringify(config)) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
+      // The device may differ: a run trained on a GPU resumes on the CPU and the other way round.
+      if (JSON.stringify({ ...saved, device: undefined }) !== JSON.stringify({ ...config, device: undefined })) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
     }
     const built = buildRun(config, { cacheDir: o.cacheDir });
+    built.model.module.to(device);
     const optim = makeOptimizers(config, built.model);
     run = { ...built, ...optim, params: optim.opts.flatMap((opt) => opt.paramGroups.flatMap((g) => g.params)) };
     // Room for last.pth twice (the old one stays until the new one is complete), momentum included, and best.pth;
@@ -137,6 +143,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     throw e;
   }
   const { task, model, opts, scheds, roles, params } = run;
+  const mp = new MixedPrecision(device, config.precision ?? 'fp32');
   if (main) for (const w of task.warnings) o.callbacks?.onWarning?.(w);
   // Temporary files of a killed run go.
   if (main) removeStaleTemps(output);
@@ -163,8 +170,9 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       s.optimizers.forEach((st, i) => opts[i].loadStateDict(st));
       s.schedulers.forEach((st, i) => scheds[i].loadStateDict(st as never));
       if (config.ema !== undefined && !s.ema) throw new Error(`${lastPath} has no EMA weights: it was not written with --ema`);
-      if (config.ema !== undefined) savedEma = torch.noGrad(() => new Map((s.ema instanceof Map ? [...s.ema] : Object.entries(s.ema!)).map(([k, t]) => [k, t.clone()])));
-    });
+      if (config.ema !== undefined) savedEma = torch.noGrad(() => new Map((s.ema instanceof Map ? [...s.ema] : Object.entries(s.ema!)).map(([k, t]) => [k, t.to(device)])));
+      mp.loadStateDict(s.scaler);
+    }, device);
     start = state.epoch + 1;
     best = state.best;
     history = JSON.parse(state.metrics) as EpochMetrics[];
@@ -176,7 +184,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   const ema = config.ema !== undefined ? new ModelEma(model.module, config.ema) : undefined;
   if (ema && savedEma) ema.load(savedEma);
   torch.dispose(savedEma);
-  const evaluateEma = () => ema!.withWeights(model.module, () => evaluate(model, testLoader, numClasses, dist));
+  const evaluateEma = () => ema!.withWeights(model.module, () => evaluate(model, testLoader, numClasses, dist, mp));
   // --patience: stop at an evaluation that is `patience` epochs past the best; a stopped run stays stopped.
   const patienceSpent = (epoch: number) => config.patience !== undefined && best.epoch >= 0 && epoch - best.epoch >= config.patience && epoch < config.epochs - 1;
   let stoppedEpoch = start > 0 && history[start - 1]?.testAcc != null && patienceSpent(start - 1) ? start - 1 : undefined;
@@ -190,7 +198,9 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     const skippedBefore = trainLoader.skipped + testLoader.skipped;
     dist?.startEpoch(config.seed, epoch);
     const t0 = performance.now();
-    const { seen, lossSum, correct, freq, skipped, policy } = await trainEpoch({ config, model, loader: trainLoader, opts, params, dist, ema, lastGood, onBatchEnd: o.callbacks?.onBatchEnd }, epoch);
+    const { seen, lossSum, correct, freq, skipped, policy } = await trainEpoch({ config, model, loader: trainLoader, opts, params, dist, ema, mp, lastGood, onBatchEnd: o.callbacks?.onBatchEnd }, epoch).catch((e: unknown) => {
+      throw explainOutOfMemory(e, config.batchSize, device);
+    });
     if (seen === 0 && skipped > 0) {
       throw new Error(`every batch of epoch ${epoch + 1}/${config.epochs} had a NaN/Inf loss or gradients (${skipped} skipped): the weights have diverged; stopping; ${lastGood()}. Lower --lr`);
     }
@@ -203,7 +213,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     for (const s of scheds) s.step();
 
     const evaluated = (epoch + 1) % config.evalEvery === 0 || epoch === config.epochs - 1;
-    const ev = evaluated ? await evaluate(model, testLoader, numClasses, dist) : undefined;
+    const ev = evaluated ? await evaluate(model, testLoader, numClasses, dist, mp) : undefined;
     const emaEv = ev && ema ? await evaluateEma() : undefined;
     if (ev) last = ev;
     if (emaEv) lastEma = emaEv;
@@ -233,14 +243,14 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
       // best.pth first: killed between the two, the resumed run redoes this epoch and rewrites both identically.
       if (best.epoch === epoch) saveCheckpoint(bestPath, { epoch, model: weights });
       if (ema) saveCheckpoint(emaPath, { epoch, model: ema.state });
-      saveRunCheckpoint(lastPath, weights, { epoch, optimizers: opts.map((opt) => opt.stateDict()), schedulers: scheds.map((s) => s.stateDict()), best, metrics: JSON.stringify(history), ema: ema?.state });
+      saveRunCheckpoint(lastPath, weights, { epoch, optimizers: opts.map((opt) => opt.stateDict()), schedulers: scheds.map((s) => s.stateDict()), best, metrics: JSON.stringify(history), ema: ema?.state, scaler: mp.stateDict() }, device);
       writeTextAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
     });
     tb?.epoch(m);
     o.callbacks?.onEpochEnd?.(m);
   }
   tb?.close();
-  last ??= await evaluate(model, testLoader, numClasses, dist);
+  last ??= await evaluate(model, testLoader, numClasses, dist, mp);
   if (ema) lastEma ??= await evaluateEma();
   const final = history[history.length - 1];
   const result: RunResult = {

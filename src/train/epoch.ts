@@ -12,6 +12,7 @@ import type { DataLoader } from '../data/index.js';
 import { batchTensors } from './evaluate.js';
 import type { TrainConfig } from './config.js';
 import type { Distributed } from './distributed.js';
+import type { MixedPrecision } from './device_precision.js';
 
 export interface BatchInfo {
   epoch: number;
@@ -42,6 +43,8 @@ export interface EpochContext {
   params: Tensor[];
   dist?: Distributed;
   ema?: ModelEma;
+  /** Device, autocast and fp16 loss scaling of the run. */
+  mp: MixedPrecision;
   /** Where the last good weights are, for error messages. */
   lastGood(): string;
   onBatchEnd?(info: BatchInfo): void;
@@ -54,7 +57,7 @@ export function allFinite(ts: readonly Tensor[]): boolean {
 }
 
 export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochStats> {
-  const { config, model, loader, opts, params, dist, ema } = c;
+  const { config, model, loader, opts, params, dist, ema, mp } = c;
   const accum = config.accumSteps ?? 1;
   // With --skip-nonfinite, a skipped batch's forward pass must not leave NaN in batch-norm statistics.
   const buffers = config.skipNonFinite ? model.module.buffers() : [];
@@ -70,7 +73,7 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
   const policy = new PolicyStatsAccumulator(L);
   for await (const batch of loader.epoch(epoch)) {
     torch.tidy(() => {
-      const { x, y } = batchTensors(batch);
+      const { x, y } = batchTensors(batch, mp.device);
       const savedBuffers = torch.noGrad(() => buffers.map((b) => b.clone()));
       for (const opt of opts) opt.zeroGrad();
       // Micro-batches: each loss weighted by its share of the batch, so the accumulated gradient
@@ -86,13 +89,15 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
         const r = torch.tidy(() => {
           const xm = m === n ? x : x.narrow(0, from, m);
           const ym = m === n ? y : y.narrow(0, from, m);
-          const out = model.forwardTrain(xm);
-          let loss = torch.crossEntropy(out.logits, ym, { labelSmoothing: config.labelSmoothing });
-          const reg = model.regularizer?.(out, ym);
-          if (reg) loss = loss.add(reg);
+          const { out, loss } = mp.forward(() => {
+            const out = model.forwardTrain(xm);
+            const ce = torch.crossEntropy(out.logits, ym, { labelSmoothing: config.labelSmoothing });
+            const reg = model.regularizer?.(out, ym);
+            return { out, loss: reg ? ce.add(reg) : ce };
+          });
           const v = loss.item();
           if (!Number.isFinite(v)) return { v };
-          (m === n ? loss : loss.mul(m / n)).backward();
+          mp.backward(m === n ? loss : loss.mul(m / n));
           batchCorrect += out.logits.argmax(1).eq(ym).sum().item();
           const dm = out.decisions.detach().sum(0).toArray();
           for (let l = 0; l < L; l++) d[l] += dm[l];
@@ -104,6 +109,12 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
       }
       let finite = Number.isFinite(value);
       if (finite) {
+        // fp16: gradients that overflowed at the current loss scale skip the step and back off the
+        // scale (GradScaler): loss scaling at work, not divergence.
+        if (!mp.unscale(opts)) {
+          mp.step(opts);
+          return;
+        }
         // A finite loss can still overflow in the backward pass.
         finite = allFinite(params.map((p) => p.grad).filter((g) => g !== undefined));
       }
@@ -116,10 +127,11 @@ export async function trainEpoch(c: EpochContext, epoch: number): Promise<EpochS
           throw new Error(`${what} at epoch ${epoch + 1}/${config.epochs}, step ${step + 1}/${loader.length}: stopping; ${c.lastGood()}. Lower --lr, or pass --skip-nonfinite to skip such batches`);
         }
         torch.noGrad(() => buffers.forEach((b, i) => b.copy_(savedBuffers[i])));
+        mp.discard();
         skipped++;
         return;
       }
-      for (const opt of opts) opt.step();
+      mp.step(opts);
       ema?.update(model.module);
       for (const [logits, decisions] of policyOut) policy.add(logits, decisions);
       seen += n;

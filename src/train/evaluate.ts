@@ -6,6 +6,7 @@ import type { Tensor } from '../torch/index.js';
 import { PolicyStatsAccumulator, type PolicyStats, type TrainModel } from '../spottune/index.js';
 import type { Batch, DataLoader } from '../data/index.js';
 import type { Distributed } from './distributed.js';
+import type { MixedPrecision } from './device_precision.js';
 
 export interface EvalResult {
   acc: number;
@@ -15,12 +16,14 @@ export interface EvalResult {
   policy?: PolicyStats;
 }
 
-export function batchTensors(b: Batch): { x: Tensor; y: Tensor } {
-  return { x: torch.tensor(b.x, { shape: b.shape }), y: torch.tensor(b.y).long() };
+/** A batch's tensors on the device (on a GPU copied from pinned memory without blocking). */
+export function batchTensors(b: Batch, device = 'cpu'): { x: Tensor; y: Tensor } {
+  return { x: torch.toDeviceAsync(torch.tensor(b.x, { shape: b.shape, device: 'cpu' }), device), y: torch.toDeviceAsync(torch.tensor(b.y, { device: 'cpu' }).long(), device) };
 }
 
 /** With `dist`, each process evaluates its share (`dist.evalLoader`) and the counts are summed. */
-export async function evaluate(model: TrainModel, loader: DataLoader, numClasses: number, dist?: Distributed): Promise<EvalResult> {
+export async function evaluate(model: TrainModel, loader: DataLoader, numClasses: number, dist?: Distributed, mp?: MixedPrecision): Promise<EvalResult> {
+  const device = mp?.device ?? 'cpu';
   model.setTraining(false);
   const L = model.numBlocks;
   let n = 0;
@@ -31,8 +34,8 @@ export async function evaluate(model: TrainModel, loader: DataLoader, numClasses
   const policy = new PolicyStatsAccumulator(L);
   for await (const batch of loader.epoch(0)) {
     torch.tidy(() => {
-      const { x, y } = batchTensors(batch);
-      const out = model.forwardEval(x);
+      const { x, y } = batchTensors(batch, device);
+      const out = mp ? mp.forward(() => model.forwardEval(x)) : model.forwardEval(x);
       if (out.policyLogits) policy.add(out.policyLogits);
       correct += out.logits.argmax(1).eq(y).sum().item();
       const k = Math.min(5, numClasses);
