@@ -33,7 +33,7 @@ F="node find-libtorch.mjs"
 INC=$(cd native && $F include) || finish 1
 LIBDIR=$(cd native && $F libdir); LIBS=$(cd native && $F libs); ABI=$(cd native && $F abi); DIST=$(cd native && $F dist 2>> "$OUT/build.log")
 NAPI=${NAPI:-$( [ -d .device/napi ] && echo .device/napi || node -p "require('node-addon-api').include_dir") }
-FLAGS="-std=c++17 -O2 -fPIC -fopenmp -DNAPI_VERSION=9 -DNAPI_CPP_EXCEPTIONS -D_GLIBCXX_USE_CXX11_ABI=$ABI -Wno-deprecated-declarations -I$NAPI -I/usr/include/node $(for i in $INC; do echo -I$i; done)"
+FLAGS="-std=c++17 -O2 -fPIC -fopenmp -DNAPI_VERSION=9 -DNAPI_CPP_EXCEPTIONS -D_GLIBCXX_USE_CXX11_ABI=$ABI -Wno-deprecated-declarations -I$NAPI -I/usr/include/node $(printf -- "-I%s " $INC)"
 SRCS="native/src/addon.cc native/src/ops.cc native/src/allocator.cc native/$DIST native/src/kernels/winograd.cc native/src/kernels/sgd.cc native/src/kernels/mix.cc"
 tb=$(date +%s)
 echo $SRCS | tr ' ' '\n' | xargs -P "$(nproc)" -I{} sh -c 'g++ '"$FLAGS"' -c {} -o '"$O"'/$(basename {} .cc).o 2>> '"$OUT"'/build.log' &&
