@@ -42,7 +42,7 @@ if [ $? -ne 0 ]; then row "build" "FAIL" "see $OUT/build.log: $(grep -m1 error "
 INFO=$(node --import tsx -e "import * as t from './src/torch/index.ts'; console.log('libtorch', t.libtorchVersion(), 'cuda built', t.cudaBuilt(), 'GPUs', t.cudaDeviceCount())" 2>&1)
 row "build" "ok ($(( $(date +%s) - tb )) s)" "$INFO; $(grep -o 'without data-parallel' "$OUT/build.log" | head -1)"
 if ! node --import tsx -e "import * as t from './src/torch/index.ts'; t.checkDevice('$DEVICE', 'DEVICE')" 2> "$OUT/device.err"; then
-  row "device $DEVICE" "unavailable" "$(tail -1 "$OUT/device.err")"; finish 2
+  row "device $DEVICE" "unavailable" "$(grep -m1 "^Error" "$OUT/device.err" | sed "s/^Error: //")"; finish 2
 fi
 
 # 3. Device tests: the suite's device subset on the GPU, compared with the CPU.
