@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import * as torch from '../src/torch/index.js';
 import { GradScaler, SGD } from '../src/optim/index.js';
 import { Agent, resnet26, resnet50, type Backbone } from '../src/models/index.js';
-import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions } from '../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet } from '../src/spottune/index.js';
 import { DataLoader, ImageFolder } from '../src/data/index.js';
 import { compose, randomCrop, randomHorizontalFlip, IMAGENET_MEAN, IMAGENET_STD } from '../src/data/transforms.js';
 import { alternating, childJson, median, timed, type Row } from './harness.js';
@@ -19,7 +19,7 @@ import { alternating, childJson, median, timed, type Row } from './harness.js';
 function spotTune(make: () => Backbone, agentInputSize?: number): SpotTuneModel {
   const net = new TwoBranchNet(make(), make());
   const agent = new Agent({ numBlocks: net.numBlocks, inputSize: agentInputSize });
-  return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, useGlobalK: false });
+  return new SpotTuneModel(net, { kind: 'agent', agent }, { tau: 5, evalRouting: 'argmax' });
 }
 
 // The timed children's device and precision (`--device cuda --precision bf16`): fp32, or the

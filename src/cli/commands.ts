@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { writeWeights } from '../io/tensors.js';
-import { listStrategies } from '../spottune/index.js';
-import type { SpotTuneModel } from '../spottune/index.js';
+import { listMethods, SpotTuneModel, type EvalRouting } from '../spottune/index.js';
+import { flagOf } from '../util/options.js';
 import { train, type RunResult } from '../train/engine.js';
 import { makeConfig, type TrainConfig } from '../train/config.js';
 import { evaluateRun, loadRun, predict } from '../train/saved_run.js';
@@ -58,19 +58,20 @@ export async function pretrainCommand(partial: Partial<TrainConfig> & Pick<Train
   return weights;
 }
 
-export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last'; routing?: string; routed?: boolean }): Promise<void> {
-  const override: Partial<TrainConfig['strategy']> = {};
-  if (o.routing) override.evalRouting = o.routing as TrainConfig['strategy']['evalRouting'];
-  if (o.routed !== undefined) override.routed = o.routed;
-  const run = loadRun(dir, o.checkpoint ?? 'best', override);
-  const { config, task, model } = run;
+export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last'; routing?: EvalRouting; routed?: boolean }): Promise<void> {
+  const run = loadRun(dir, o.checkpoint ?? 'best', o.routing);
+  const { config, task, model, routing } = run;
+  if (o.routed === false) {
+    if (!(model instanceof SpotTuneModel)) throw new Error(`--no-routed: method ${config.method} trains one network, which has no branches to route`);
+    model.routed = false;
+  }
   const t0 = performance.now();
   const r = await evaluateRun(run);
   const seconds = (performance.now() - t0) / 1000;
-  const out = { run: dir, method: config.method, data: config.data, routing: config.strategy.evalRouting, testAcc: r.acc, testTop5: r.top5, blockFreq: r.blockFreq, images: task.test.length, seconds };
+  const out = { run: dir, method: config.method, data: config.data, routing: routing ?? null, testAcc: r.acc, testTop5: r.top5, blockFreq: r.blockFreq, images: task.test.length, seconds };
   if (o.json) console.log(JSON.stringify(out));
   else {
-    console.log(`${config.method} on ${config.data} (${o.checkpoint ?? 'best'} checkpoint, routing ${config.strategy.evalRouting}): test accuracy ${r.acc.toFixed(2)}% (top-5 ${r.top5.toFixed(2)}%) on ${task.test.length} images in ${seconds.toFixed(1)} s`);
+    console.log(`${config.method} on ${config.data} (${o.checkpoint ?? 'best'} checkpoint${routing ? `, routing ${routing}` : ''}): test accuracy ${r.acc.toFixed(2)}% (top-5 ${r.top5.toFixed(2)}%) on ${task.test.length} images in ${seconds.toFixed(1)} s`);
     console.log(`fine-tune frequency per block: ${r.blockFreq.map((f) => f.toFixed(2)).join(' ')}`);
   }
   model.dispose();
@@ -92,8 +93,14 @@ export async function predictCommand(images: string[], dir: string, o: OutputOpt
   }
 }
 
+/** Each method, its paper and its options with their flags and defaults. */
 export function methodsCommand(): void {
-  for (const s of listStrategies()) console.log(`${s.name.padEnd(20)} ${s.summary}${s.paper ? `\n${' '.repeat(21)}${s.paper}` : ''}`);
+  for (const m of listMethods()) {
+    console.log(`${m.name.padEnd(20)} ${m.summary}`);
+    if (m.paper) console.log(`${''.padEnd(20)} ${m.paper}`);
+    for (const [name, spec] of Object.entries(m.options)) {
+      const usage = `${flagOf(name, spec)}${spec.arg ? ` ${spec.arg}` : ''}`;
+      console.log(`${''.padEnd(22)}${usage.padEnd(28)} ${spec.help}${spec.default !== undefined ? ` (default ${JSON.stringify(spec.default)})` : ''}`);
+    }
+  }
 }
-
-export type { SpotTuneModel };

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { Rng } from '../util/rng.js';
 import { DataLoader } from '../data/index.js';
 import { writeFileAtomic } from '../io/file.js';
-import { exportOnnx, runRouting } from '../export/model.js';
+import { exportOnnx } from '../export/model.js';
 import { preprocessing, writeWebApp } from '../export/web.js';
 import type { EvalRouting } from '../spottune/index.js';
-import type { TrainConfig } from '../train/config.js';
 import { loadRun } from '../train/saved_run.js';
 
 export interface ExportCommandOptions {
@@ -28,15 +27,14 @@ export interface ExportCommandOptions {
 export async function exportCommand(dir: string, o: ExportCommandOptions): Promise<void> {
   if (o.format !== 'onnx') throw new Error(`--format ${o.format}: only onnx is supported`);
   if (!o.output && !o.web) throw new Error('give --output <file.onnx>, --web <folder>, or both');
-  const override: Partial<TrainConfig['strategy']> = o.routing ? { evalRouting: o.routing } : {};
   const checkpoint = o.checkpoint ?? 'best';
-  const { config, task, model } = loadRun(dir, checkpoint, override);
+  const { config, task, model, routing } = loadRun(dir, checkpoint, o.routing);
   try {
     if (task.test.length === 0) throw new Error(`${dir}: the run's test set is empty; the input size comes from its first image`);
     const first = await task.evalTransform(task.test.get(0), new Rng(0));
     const exported = exportOnnx(model, {
       inputShape: [first.channels, first.height, first.width],
-      routing: runRouting(config, o.routing),
+      routing,
       metadata: { classes: JSON.stringify(task.classes), method: config.method, data: config.data, arch: config.arch, checkpoint },
     });
     const output = o.output ?? join(o.web as string, 'model.onnx');

@@ -21,7 +21,7 @@ export const DEMO_METHODS = ['spottune', 'finetune', 'feature-extractor', 'l2sp'
 export const DEMO_TRANSFER = {
   arch: 'resnet26', width: 0.25, weights: 'source:fashion-mnist', perClass: 10, epochs: 40, batchSize: 32, lr: 0.05, schedule: 'cosine', evalEvery: 5,
   // The policy network scaled like the backbone (as in the reference code, where both are full width).
-  strategy: { agentWidth: 0.25 },
+  agentWidth: 0.25,
 };
 const MARKER = 'demo.json';
 

@@ -10,7 +10,7 @@
 //     "seeds":     5,
 //     "perMethod": { "feature-extractor": { "lr": 0.1 } },
 //     "perDataset": { "digits": { "epochs": 40 } },
-//     "variants":  { "bias2": { "methods": ["spottune"], "settings": { "strategy": { "agentBias": 2 } } } }
+//     "variants":  { "bias2": { "methods": ["spottune"], "settings": { "agentBias": 2 } } }
 //   }
 //
 // "source:<name>" in weights/deeperWeights names a source's weights. Each run's settings are
@@ -19,8 +19,9 @@
 // <output>/<variant>/<method>/<dataset>/seed<k>: tables give it rows of its own, paired
 // against the sweep's finetune runs.
 import { join, resolve } from 'node:path';
-import { defaultConfig, makeConfig, type TrainConfig } from '../train/config.js';
-import { METHODS, defaultStrategyOptions } from '../spottune/index.js';
+import { makeConfig, type TrainConfig } from '../train/config.js';
+import { TRAIN_OPTIONS } from '../train/options.js';
+import { getMethod, listMethods, METHODS } from '../spottune/index.js';
 
 export type Settings = Record<string, unknown>;
 
@@ -45,11 +46,10 @@ export interface Job {
 }
 
 const TOP_FIELDS = ['sources', 'base', 'methods', 'datasets', 'seeds', 'perMethod', 'perDataset', 'variants', 'description'];
-const TRAIN_FIELDS = [
-  ...Object.keys(defaultConfig), 'method', 'arch', 'data', 'width', 'weights', 'deeperArch', 'deeperWeights', 'perClass', 'imageSize', 'channels', 'mean', 'std', 'skipBadImages',
-  'accumSteps', 'lrBackbone', 'layerDecay', 'ema', 'patience', 'tensorboard',
-];
-const STRATEGY_FIELDS = Object.keys(defaultStrategyOptions).concat('tauAnneal', 'agentInputSize', 'evalSamples', 'agentBias', 'warmupMixed');
+// A sweep's settings: the training settings and every method's options (each run keeps those of its method).
+const TRAIN_FIELDS = Object.keys(TRAIN_OPTIONS);
+const METHOD_FIELDS = [...new Set(listMethods().flatMap((m) => Object.keys(m.options)))];
+const FIELDS = [...TRAIN_FIELDS, ...METHOD_FIELDS];
 
 /** Thrown for a bad sweep configuration; `field` is the JSON path, e.g. perMethod.l2sp.lr. */
 export class SweepConfigError extends Error {
@@ -84,10 +84,7 @@ export function parseSweepConfig(raw: unknown, where = 'sweep config'): SweepCon
   const settings = (field: string, v: unknown): Settings => {
     if (!isObject(v)) bad(field, 'an object of training settings', v);
     for (const [k, x] of Object.entries(v as Settings)) {
-      if (k === 'strategy') {
-        if (!isObject(x)) bad(`${field}.strategy`, 'an object', x);
-        for (const s of Object.keys(x as Settings)) if (!STRATEGY_FIELDS.includes(s)) bad(`${field}.strategy.${s}`, `one of ${STRATEGY_FIELDS.join(', ')} (unknown field)`, (x as Settings)[s]);
-      } else if (!TRAIN_FIELDS.includes(k)) bad(`${field}.${k}`, `a training setting: one of ${TRAIN_FIELDS.join(', ')}, strategy (unknown field)`, x);
+      if (!FIELDS.includes(k)) bad(`${field}.${k}`, `a training setting or a method's option: one of ${FIELDS.join(', ')} (unknown field)`, x);
     }
     return v as Settings;
   };
@@ -146,7 +143,7 @@ export function datasetSlug(data: string): string {
   return data.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 }
 
-/** Later objects win; nested plain objects merge (so strategy.l2sp.alpha alone keeps beta). */
+/** Later objects win; nested plain objects merge. */
 function merge(...layers: Settings[]): Settings {
   const out: Settings = {};
   for (const layer of layers) {
@@ -165,6 +162,10 @@ export function planSweep(cfg: SweepConfig, output: string, o: { sourcesDir?: st
   const weightsOf = (name: string) => join(sourcesDir, name, 'weights.safetensors');
   const build = (layers: [string, Settings][], fixed: Settings): TrainConfig => {
     const s = merge(...layers.map(([, l]) => l), fixed);
+    // Options of other methods (set for the whole sweep or a variant) do not apply to this run;
+    // set for this method (perMethod), they are an error that makeConfig reports.
+    const own = Object.keys(getMethod(s.method as string).options);
+    for (const k of METHOD_FIELDS) if (!own.includes(k) && !layers.some(([name, l]) => name.startsWith('perMethod.') && l[k] !== undefined)) delete s[k];
     for (const f of ['weights', 'deeperWeights']) {
       const v = s[f];
       if (typeof v !== 'string' || !v.startsWith('source:')) continue;

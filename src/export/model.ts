@@ -13,7 +13,6 @@ import { CoTuningModel, PlainModel, ProgressiveModel, SpotTuneModel, TwoBranchNe
 import { agent, backbone, block, head, progressive, stem } from './backbones.js';
 import { OnnxGraph, type ValueSpec } from './graph.js';
 import { emitter, type Emitter } from './layers.js';
-import type { TrainConfig } from '../train/config.js';
 
 export interface ExportOptions {
   /** Shape of one input image [C, H, W] (the batch dimension is dynamic). */
@@ -29,14 +28,6 @@ export interface ExportedModel {
   outputs: ValueSpec[];
   /** The routing the graph implements ('fixed' for single networks). */
   routing: EvalRouting | 'fixed';
-}
-
-/**
- * The routing a run evaluates with: `override` (a --routing flag), else the run's
- * --eval-routing, except that spottune-finetuned always runs its fine-tuned blocks.
- */
-export function runRouting(config: Pick<TrainConfig, 'method' | 'strategy'>, override?: EvalRouting): EvalRouting {
-  return override ?? (config.method === 'spottune-finetuned' ? 'finetuned' : config.strategy.evalRouting);
 }
 
 function policyNetwork(net: TwoBranchNet): Agent | undefined {

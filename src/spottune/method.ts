@@ -1,13 +1,10 @@
-// A strategy is one row of the paper's table: how to build, from the pre-trained network,
-// the model that the one training engine (src/train) trains, and how it is evaluated.
-// It is a small object, not a fork of the training loop.
+// A method is one row of the paper's table: its options, and how to build, from the
+// pre-trained network, the model that the one training engine (src/train) trains and
+// evaluates. It is a small object, not a fork of the training loop.
 import type { Tensor } from '../torch/index.js';
 import type { Module, Parameter } from '../nn/index.js';
 import type { Backbone } from '../models/index.js';
-import type { GlobalKOptions } from './global_k.js';
-import { defaultBssOptions, type BssOptions } from './bss.js';
-import { defaultCoTuningOptions, type CoTuningOptions } from './co_tuning.js';
-import { defaultDeltaOptions, type DeltaOptions } from './delta.js';
+import type { OptionSpec, OptionValues } from '../util/options.js';
 
 export interface ModelOutput {
   logits: Tensor;
@@ -30,58 +27,6 @@ export interface ParamGroupSpec {
   weightDecay?: number;
 }
 
-/**
- * How a trained SpotTune decides at evaluation (the reference code samples; we default to
- * argmax); `average` averages the class probabilities of `evalSamples` sampled routings.
- */
-export type EvalRouting = 'argmax' | 'sample' | 'average' | 'finetuned' | 'frozen';
-export const EVAL_ROUTINGS: readonly EvalRouting[] = ['argmax', 'sample', 'average', 'finetuned', 'frozen'];
-
-export interface StrategyOptions {
-  /** Gumbel-softmax temperature (reference: 5, fixed). */
-  tau: number;
-  /** Anneal τ as τ·exp(−rate·epoch), not below min. */
-  tauAnneal?: { rate: number; min: number };
-  globalK: GlobalKOptions;
-  /** L2-SP: α toward the pre-trained weights, β on the new head; which backbone tensors it covers. */
-  l2sp: { alpha: number; beta: number; scope: 'all' | 'weights' };
-  bss: BssOptions;
-  delta: DeltaOptions;
-  coTuning: CoTuningOptions;
-  frozenBn: 'train' | 'eval';
-  evalRouting: EvalRouting;
-  /** Routed inference at evaluation (compute only the chosen branch). */
-  routed: boolean;
-  agentWidth: number;
-  agentInputSize?: number;
-  /** Sampled routings averaged by evalRouting 'average' (default 8). */
-  evalSamples?: number;
-  /**
-   * Initial bias of the policy's fine-tuned logit over the frozen one, for every block: the
-   * policy starts fine-tuning with probability sigmoid(agentBias). Unset: the random init of
-   * the reference code.
-   */
-  agentBias?: number;
-  /**
-   * Epochs of warm-up in which both branches are mixed by the soft Gumbel-softmax sample
-   * (weights in (0, 1)) instead of routed by the hard one. Unset or 0: none (reference).
-   */
-  warmupMixed?: number;
-}
-
-export const defaultStrategyOptions: StrategyOptions = {
-  tau: 5,
-  globalK: { k: 4, lambda1: 0.1, lambda2: 0.1 },
-  l2sp: { alpha: 0.01, beta: 0.01, scope: 'all' },
-  bss: defaultBssOptions,
-  delta: defaultDeltaOptions,
-  coTuning: defaultCoTuningOptions,
-  frozenBn: 'train',
-  evalRouting: 'argmax',
-  routed: true,
-  agentWidth: 1,
-};
-
 export interface StrategyContext {
   /** A backbone of the run's architecture holding the pre-trained weights, classifier already replaced for the target. */
   pretrained(): Backbone;
@@ -95,7 +40,6 @@ export interface StrategyContext {
   /** Input channels of the images (for the policy network). */
   inChannels: number;
   seed: number;
-  options: StrategyOptions;
 }
 
 /** The target's training set, for a model that looks at it before training (see TrainModel.prepare). */
@@ -140,11 +84,17 @@ export interface TrainModel {
   dispose(): void;
 }
 
-export interface Strategy {
+/** The options a method declares: name → declaration (see src/spottune/options.ts). */
+export type OptionRecord = Record<string, OptionSpec<unknown>>;
+
+/** A method: one row of the paper's table, with its options and how it builds what the engine trains. */
+export interface Method<R extends OptionRecord = OptionRecord> {
   readonly name: string;
-  /** One line for --help and reports. */
+  /** One line for `spottune methods` and reports. */
   readonly summary: string;
   /** The paper that defines the method, where it is not one of the SpotTune paper's own baselines. */
   readonly paper?: string;
-  build(ctx: StrategyContext): TrainModel;
+  /** Its options; a run's config.json holds exactly these (with their defaults filled). */
+  readonly options: R;
+  build(ctx: StrategyContext, options: OptionValues<R>): TrainModel;
 }

@@ -1,4 +1,5 @@
-// Every method of the paper's Table 2 (and training from scratch, as a floor), by name.
+// Every method of the paper's Table 2 (and training from scratch, as a floor), by name, each
+// with its options (src/spottune/options.ts) and how it builds the model the engine trains.
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module, Parameter } from '../nn/index.js';
@@ -7,11 +8,13 @@ import { Rng } from '../util/rng.js';
 import { PlainModel } from './plain_model.js';
 import { SpotTuneModel } from './spottune_model.js';
 import { TwoBranchNet } from './two_branch_net.js';
-import type { Strategy, StrategyContext, TrainModel } from './method.js';
+import type { Method, OptionRecord, StrategyContext, TrainModel } from './method.js';
+import { BSS_OPTIONS, CO_TUNING_OPTIONS, DELTA_OPTIONS, GLOBAL_K_OPTIONS, L2SP_OPTIONS, SPOTTUNE_OPTIONS, TWO_BRANCH_OPTIONS, type EvalRouting, type MethodOptions } from './options.js';
 import { bssModel } from './bss.js';
 import { coTuningModel } from './co_tuning.js';
 import { DeltaModel } from './delta.js';
 import { ProgressiveModel, ProgressiveNet } from './progressive.js';
+import { defaultsOf, type OptionValues } from '../util/options.js';
 
 /** Everything but the classifier: stem modules and blocks. */
 function backboneParts(net: Backbone): Module<any[], unknown>[] {
@@ -31,9 +34,9 @@ function blockSubset(net: Backbone, tuned: boolean[]): TrainModel {
 }
 
 /** L2-SP (Li et al. 2018): α/2·‖w − w⁰‖² over the backbone, β/2·‖w‖² over the new head. */
-function l2sp(ctx: StrategyContext): TrainModel {
+function l2sp(ctx: StrategyContext, o: OptionValues<typeof L2SP_OPTIONS>): TrainModel {
   const net = ctx.pretrained();
-  const { alpha, beta, scope } = ctx.options.l2sp;
+  const { l2spAlpha: alpha, l2spBeta: beta, l2spScope: scope } = o;
   const head = new Set(net.fc.parameters());
   const covered = (name: string, p: Parameter) => !head.has(p) && (scope === 'all' || (name.endsWith('weight') && p.ndim > 1));
   const anchored: [Parameter, Tensor][] = torch.noGrad(() =>
@@ -50,77 +53,117 @@ function l2sp(ctx: StrategyContext): TrainModel {
   return new PlainModel(net, { frozen: [], regularizer, weightDecay: 0, onDispose: () => torch.dispose(anchored.map(([, p0]) => p0)) });
 }
 
-function spottune(ctx: StrategyContext, variant: 'plain' | 'global-k' | 'finetuned-at-test' | 'random'): TrainModel {
-  const o = ctx.options;
+function spottune(ctx: StrategyContext, o: Partial<MethodOptions> & OptionValues<typeof TWO_BRANCH_OPTIONS>, policy: 'agent' | 'random'): TrainModel {
   const net = new TwoBranchNet(ctx.pretrained(), ctx.pretrained(), { frozenBn: o.frozenBn });
-  const source = variant === 'random'
+  const source = policy === 'random'
     ? { kind: 'random' as const, alwaysFrom: Math.max(0, net.numBlocks - 3) }
-    : { kind: 'agent' as const, agent: new Agent({ numBlocks: net.numBlocks, inChannels: ctx.inChannels, width: o.agentWidth, inputSize: o.agentInputSize }) };
+    : { kind: 'agent' as const, agent: new Agent({ numBlocks: net.numBlocks, inChannels: ctx.inChannels, width: o.agentWidth ?? 1, inputSize: o.agentInputSize }) };
+  const globalK = o.k === undefined ? undefined : { k: o.k, lambda1: o.lambda1 ?? 0, lambda2: o.lambda2 ?? 0 };
+  // random-policy has no temperature: it samples no Gumbel noise.
+  // random-policy has no temperature: it samples no Gumbel noise.
   return new SpotTuneModel(net, source, {
-    ...o,
-    evalRouting: variant === 'finetuned-at-test' ? 'finetuned' : o.evalRouting,
-    useGlobalK: variant === 'global-k',
+    tau: o.tau ?? 1, tauAnneal: o.tauAnneal, evalRouting: o.evalRouting, evalSamples: o.evalSamples, globalK, agentBias: o.agentBias, warmupMixed: o.warmupMixed,
   });
 }
 
-const strategies: Strategy[] = [
-  { name: 'scratch', summary: 'train from random initialisation (a floor)', build: (ctx) => new PlainModel(ctx.scratch(), { frozen: [] }) },
-  { name: 'feature-extractor', summary: 'freeze the whole backbone, train a new linear classifier', build: (ctx) => { const net = ctx.pretrained(); return new PlainModel(net, { frozen: backboneParts(net) }); } },
-  { name: 'finetune', summary: 'standard fine-tuning of every parameter', build: (ctx) => new PlainModel(ctx.pretrained(), { frozen: [] }) },
-  {
+/** Declares a method (the helper only ties the build function's options to the declared ones). */
+function method<R extends OptionRecord>(m: Method<R>): Method<R> {
+  return m;
+}
+
+const NONE = {};
+
+const methods: Method<any>[] = [
+  method({ name: 'scratch', summary: 'train from random initialisation (a floor)', options: NONE, build: (ctx) => new PlainModel(ctx.scratch(), { frozen: [] }) }),
+  method({ name: 'feature-extractor', summary: 'freeze the whole backbone, train a new linear classifier', options: NONE, build: (ctx) => { const net = ctx.pretrained(); return new PlainModel(net, { frozen: backboneParts(net) }); } }),
+  method({ name: 'finetune', summary: 'standard fine-tuning of every parameter', options: NONE, build: (ctx) => new PlainModel(ctx.pretrained(), { frozen: [] }) }),
+  method({
     name: 'stochastic',
     summary: 'fine-tune a random half of the blocks (seeded), freeze the rest',
+    options: NONE,
     build: (ctx) => {
       const net = ctx.pretrained();
       const chosen = new Rng(ctx.seed).permutation(net.blocks.length).subarray(0, Math.floor(net.blocks.length / 2));
       return blockSubset(net, net.blocks.map((_, i) => chosen.includes(i)));
     },
-  },
-  ...[1, 2, 3].map((k) => ({
+  }),
+  ...[1, 2, 3].map((k) => method({
     name: `last-${k}`,
     summary: `fine-tune only the last ${k} block${k > 1 ? 's' : ''} and the classifier`,
-    build: (ctx: StrategyContext) => { const net = ctx.pretrained(); return blockSubset(net, net.blocks.map((_, i) => i >= net.blocks.length - k)); },
+    options: NONE,
+    build: (ctx) => { const net = ctx.pretrained(); return blockSubset(net, net.blocks.map((_, i) => i >= net.blocks.length - k)); },
   })),
-  { name: 'random-policy', summary: 'two branches; last three blocks always fine-tuned, a coin flip per image for the others', build: (ctx) => spottune(ctx, 'random') },
-  { name: 'finetune-deeper', summary: 'standard fine-tuning of a deeper network (--deeper-arch, --deeper-weights)', build: (ctx) => new PlainModel(ctx.deeper(), { frozen: [] }) },
-  { name: 'l2sp', summary: 'fine-tuning with the L2-SP penalty toward the pre-trained weights', build: l2sp },
-  {
+  method({ name: 'random-policy', summary: 'two branches; last three blocks always fine-tuned, a coin flip per image for the others', options: TWO_BRANCH_OPTIONS, build: (ctx, o) => spottune(ctx, o, 'random') }),
+  method({ name: 'finetune-deeper', summary: 'standard fine-tuning of a deeper network (--deeper-arch, --deeper-weights)', options: NONE, build: (ctx) => new PlainModel(ctx.deeper(), { frozen: [] }) }),
+  method({ name: 'l2sp', summary: 'fine-tuning with the L2-SP penalty toward the pre-trained weights', paper: 'Li, Grandvalet, Davoine, Explicit Inductive Bias for Transfer Learning with Convolutional Networks, ICML 2018', options: L2SP_OPTIONS, build: l2sp }),
+  method({
     name: 'progressive',
     summary: 'Progressive Neural Networks: the pre-trained network as a frozen column, a new random column with 1×1 laterals from it',
     paper: 'Rusu et al., Progressive Neural Networks, arXiv:1606.04671, 2016',
+    options: NONE,
     build: (ctx) => new ProgressiveModel(new ProgressiveNet(ctx.scratch(), ctx.pretrained())),
-  },
-  {
+  }),
+  method({
     name: 'delta',
     summary: 'DELTA: fine-tuning that keeps the stage feature maps near the source network\'s, weighted by channel attention',
     paper: 'Li et al., DELTA: DEep Learning Transfer using Feature Map with Attention for Convolutional Networks, ICLR 2019',
-    build: (ctx) => new DeltaModel(ctx.pretrained(), ctx.pretrained(), ctx.options.delta),
-  },
-  {
+    options: DELTA_OPTIONS,
+    build: (ctx, o) => new DeltaModel(ctx.pretrained(), ctx.pretrained(), {
+      alpha: o.deltaAlpha, beta: o.deltaBeta, alphaSp: o.deltaAlphaSp, attentionEpochs: o.deltaAttentionEpochs, attentionLr: o.deltaAttentionLr, attentionBatches: o.deltaAttentionBatches,
+    }),
+  }),
+  method({
     name: 'bss',
     summary: 'Batch Spectral Shrinkage: fine-tuning that penalises the smallest singular values of each batch\'s features',
     paper: 'Chen et al., Catastrophic Forgetting Meets Negative Transfer: Batch Spectral Shrinkage for Safe Transfer Learning, NeurIPS 2019',
-    build: (ctx) => bssModel(ctx.pretrained(), ctx.options.bss),
-  },
-  {
+    options: BSS_OPTIONS,
+    build: (ctx, o) => bssModel(ctx.pretrained(), { k: o.bssK, eta: o.bssEta }),
+  }),
+  method({
     name: 'co-tuning',
     summary: 'Co-Tuning: fine-tuning that also trains the source classifier toward the source-class relationship of each target label',
     paper: 'You et al., Co-Tuning for Transfer Learning, NeurIPS 2020',
-    build: (ctx) => coTuningModel(ctx.pretrained(), ctx.source(), ctx.options.coTuning),
-  },
-  { name: 'spottune', summary: 'SpotTune: a policy network picks, per image and block, fine-tuned or frozen', build: (ctx) => spottune(ctx, 'plain') },
-  { name: 'spottune-global-k', summary: 'SpotTune with the Global-k loss (fine-tune k blocks on average)', build: (ctx) => spottune(ctx, 'global-k') },
-  { name: 'spottune-finetuned', summary: 'SpotTune trained, evaluated running only the fine-tuned blocks', build: (ctx) => spottune(ctx, 'finetuned-at-test') },
+    options: CO_TUNING_OPTIONS,
+    build: (ctx, o) => coTuningModel(ctx.pretrained(), ctx.source(), { lambda: o.coTuningLambda }),
+  }),
+  method({ name: 'spottune', summary: 'SpotTune: a policy network picks, per image and block, fine-tuned or frozen', options: SPOTTUNE_OPTIONS, build: (ctx, o) => spottune(ctx, o, 'agent') }),
+  method({ name: 'spottune-global-k', summary: 'SpotTune with the Global-k loss (fine-tune k blocks on average)', options: GLOBAL_K_OPTIONS, build: (ctx, o) => spottune(ctx, o, 'agent') }),
+  method({
+    name: 'spottune-finetuned',
+    summary: 'SpotTune trained, evaluated running only the fine-tuned blocks',
+    options: { ...SPOTTUNE_OPTIONS, evalRouting: { ...SPOTTUNE_OPTIONS.evalRouting, default: 'finetuned' as const } },
+    build: (ctx, o) => spottune(ctx, o, 'agent'),
+  }),
 ];
 
-export const METHODS = strategies.map((s) => s.name);
+export const METHODS = methods.map((m) => m.name);
 
-export function getStrategy(name: string): Strategy {
-  const s = strategies.find((x) => x.name === name);
-  if (!s) throw new Error(`unknown method "${name}"; expected one of ${METHODS.join(', ')}`);
-  return s;
+export function getMethod(name: string): Method {
+  const m = methods.find((x) => x.name === name);
+  if (!m) throw new Error(`unknown method "${name}"; expected one of ${METHODS.join(', ')}`);
+  return m;
 }
 
-export function listStrategies(): readonly Strategy[] {
-  return strategies;
+/** Builds a method's model; options not given take the method's defaults. */
+export function buildMethod(name: string, ctx: StrategyContext, options: Record<string, unknown> = {}): TrainModel {
+  const m = getMethod(name);
+  return m.build(ctx, { ...defaultsOf(m.options), ...options });
+}
+
+export function listMethods(): readonly Method[] {
+  return methods;
+}
+
+/**
+ * The one rule for a run's routing at evaluation: `override` (a --routing flag), else the run's
+ * evalRouting option (whose default is the method's). Single-network methods have no routing
+ * (undefined); a --routing for them is an error.
+ */
+export function evalRoutingOf(config: { method: string; evalRouting?: EvalRouting }, override?: EvalRouting): EvalRouting | undefined {
+  const declared = 'evalRouting' in getMethod(config.method).options;
+  if (!declared) {
+    if (override) throw new Error(`--routing ${override}: method ${config.method} trains one network, which has no routing (only two-branch methods do)`);
+    return undefined;
+  }
+  return override ?? config.evalRouting;
 }

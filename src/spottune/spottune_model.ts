@@ -7,23 +7,42 @@ import type { Parameter } from '../nn/index.js';
 import { globalKLoss, type GlobalKOptions } from './global_k.js';
 import { gumbelSoftmax, gumbelSoftmaxHard, temperature } from './gumbel.js';
 import type { TwoBranchNet } from './two_branch_net.js';
-import type { EvalRouting, ModelOutput, ParamGroupSpec, StrategyOptions, TrainModel } from './method.js';
+import type { ModelOutput, ParamGroupSpec, TrainModel } from './method.js';
+import type { EvalRouting } from './options.js';
 
 export type DecisionSource =
   | { kind: 'agent'; agent: Agent }
   /** Blocks from index `alwaysFrom` on always fine-tuned; the others by a fair coin per image. */
   | { kind: 'random'; alwaysFrom: number };
 
+export interface SpotTuneModelOptions {
+  /** Gumbel-softmax temperature, annealed as τ·exp(−rate·epoch) down to min when tauAnneal is set. */
+  tau: number;
+  tauAnneal?: { rate: number; min: number };
+  /** Decisions at evaluation. */
+  evalRouting: EvalRouting;
+  /** Sampled routings averaged by evalRouting 'average' (default 8). */
+  evalSamples?: number;
+  /** Adds the Global-k loss to the training loss. */
+  globalK?: GlobalKOptions;
+  /** Initial bias of every block's fine-tuned logit over the frozen one (unset: the reference code's random init). */
+  agentBias?: number;
+  /** Epochs at the start in which both branches are mixed by the soft sample (unset or 0: none, as the reference). */
+  warmupMixed?: number;
+}
+
 export class SpotTuneModel implements TrainModel {
   readonly numBlocks: number;
   /** Gumbel-softmax temperature of the current epoch. */
   tau: number;
+  /** Evaluation computes only the branch each image chose (false: both branches, mixed). */
+  routed = true;
   private epoch = 0;
 
   constructor(
     readonly module: TwoBranchNet,
     private readonly source: DecisionSource,
-    private readonly o: StrategyOptions & { evalRouting: EvalRouting; globalK?: GlobalKOptions; useGlobalK: boolean },
+    private readonly o: SpotTuneModelOptions,
   ) {
     this.numBlocks = module.numBlocks;
     this.tau = o.tau;
@@ -83,7 +102,7 @@ export class SpotTuneModel implements TrainModel {
   /** `uniform`: the draws behind a 'sample' routing's noise, to reproduce it. */
   forwardEval(x: Tensor, routing: EvalRouting = this.o.evalRouting, uniform?: Tensor): ModelOutput {
     return torch.noGrad(() => {
-      const run = (decisions: Tensor) => (this.o.routed ? this.module.routedForward(x, decisions) : this.module.forward(x, decisions));
+      const run = (decisions: Tensor) => (this.routed ? this.module.routedForward(x, decisions) : this.module.forward(x, decisions));
       if (this.source.kind !== 'agent' || routing === 'finetuned' || routing === 'frozen') {
         const decisions = this.evalDecisions(x, routing);
         return { logits: run(decisions), decisions };
@@ -125,7 +144,7 @@ export class SpotTuneModel implements TrainModel {
   }
 
   regularizer(out: ModelOutput): Tensor | undefined {
-    return this.o.useGlobalK ? globalKLoss(out.decisions, this.o.globalK) : undefined;
+    return this.o.globalK ? globalKLoss(out.decisions, this.o.globalK) : undefined;
   }
 
   dispose(): void {

@@ -6,7 +6,7 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { SGD, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR, type Scheduler } from '../optim/index.js';
 import { createBackbone, type Backbone } from '../models/index.js';
-import { getStrategy, type StrategyContext, type TrainModel, type TrainingSet } from '../spottune/index.js';
+import { buildMethod, getMethod, type StrategyContext, type TrainModel, type TrainingSet } from '../spottune/index.js';
 import { DataLoader } from '../data/index.js';
 import { batchTensors } from './evaluate.js';
 import { loadPretrained } from '../models/pretrained.js';
@@ -29,7 +29,7 @@ export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading
   validateConfig(config);
   // The input the network expects: flags first, then the run's record (loading) or the source model's.
   const recorded = o.forLoading ? o.preprocessing : config.weights ? sourcePreprocessing(config.weights) : undefined;
-  const input = { channels: config.channels ?? recorded?.channels, mean: config.mean ?? recorded?.mean, std: config.std ?? recorded?.std };
+  const input = { channels: (config.channels as 1 | 3 | undefined) ?? recorded?.channels, mean: config.mean ?? recorded?.mean, std: config.std ?? recorded?.std };
   const task = openTask({ data: config.data, perClass: config.perClass, seed: config.seed, imageSize: config.imageSize ?? recorded?.imageSize, input, cacheDir: o.cacheDir });
   if (!o.forLoading && recorded) console.error(`spottune: ${describeInput(recorded, config.weights!)}`);
   const numClasses = task.classes.length;
@@ -48,10 +48,10 @@ export function buildRun(config: TrainConfig, o: { cacheDir?: string; forLoading
     numClasses,
     inChannels: task.channels,
     seed: config.seed,
-    options: config.strategy,
   };
+  const options = Object.fromEntries(Object.keys(getMethod(config.method).options).map((k) => [k, (config as Record<string, unknown>)[k]]));
   torch.manualSeed(config.seed);
-  const model = getStrategy(config.method).build(ctx);
+  const model = buildMethod(config.method, ctx, options);
   for (const sd of cache.values()) torch.dispose(sd);
   return { task, model };
 }
@@ -102,7 +102,7 @@ export function makeOptimizers(config: TrainConfig, model: TrainModel): Optimize
   }
   const scheds = opts.map((opt): Scheduler => {
     const mainEpochs = config.epochs - config.warmupEpochs;
-    const main = config.schedule === 'cosine' ? new CosineAnnealingLR(opt, mainEpochs) : new MultiStepLR(opt, config.schedule === 'multistep' ? config.milestones.map((m) => m - config.warmupEpochs).filter((m) => m > 0) : [], config.gamma);
+    const main = config.schedule === 'cosine' ? new CosineAnnealingLR(opt, mainEpochs) : new MultiStepLR(opt, config.schedule === 'multistep' ? (config.milestones ?? []).map((m) => m - config.warmupEpochs).filter((m) => m > 0) : [], config.gamma);
     if (config.warmupEpochs === 0) return main;
     return new SequentialLR(opt, [new LinearLR(opt, 0.1, 1, config.warmupEpochs), main], [config.warmupEpochs]);
   });

@@ -5,10 +5,10 @@ import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import { BadImageError, DataLoader } from '../data/index.js';
 import { Rng } from '../util/rng.js';
-import type { TrainModel } from '../spottune/index.js';
+import { evalRoutingOf, type EvalRouting, type TrainModel } from '../spottune/index.js';
 import { buildRun } from './build.js';
 import { evaluate } from './evaluate.js';
-import { readConfigFile, validateConfig, type TrainConfig } from './config.js';
+import { readConfigFile, type TrainConfig } from './config.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { runPreprocessing } from './preprocessing.js';
 import type { Task } from './task.js';
@@ -17,15 +17,20 @@ export interface LoadedRun {
   config: TrainConfig;
   task: Task;
   model: TrainModel;
+  /** The routing at evaluation (two-branch methods; see evalRoutingOf). */
+  routing?: EvalRouting;
 }
 
-/** Rebuilds a trained run's model from its folder (config.json + best.pth or last.pth). */
-export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', override: Partial<TrainConfig['strategy']> = {}): LoadedRun {
+/**
+ * Rebuilds a trained run's model from its folder (config.json + best.pth or last.pth);
+ * `routing` overrides the run's routing at evaluation (a --routing flag).
+ */
+export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', routing?: EvalRouting): LoadedRun {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new Error(`${dir} is not a run folder (no config.json)`);
   const config = readConfigFile(configPath);
-  config.strategy = { ...config.strategy, ...override };
-  validateConfig(config);
+  const chosen = evalRoutingOf(config, routing);
+  if (chosen) config.evalRouting = chosen;
   const ckPath = join(dir, `${checkpoint}.pth`);
   if (!existsSync(ckPath)) throw new Error(`${ckPath} not found: has the run finished an epoch?`);
   const { task, model } = buildRun(config, { forLoading: true, preprocessing: runPreprocessing(dir) });
@@ -33,7 +38,7 @@ export function loadRun(dir: string, checkpoint: 'best' | 'last' = 'best', overr
     const ck = loadCheckpoint(ckPath);
     model.module.loadStateDict(ck.get('model') as Map<string, Tensor>);
   });
-  return { config, task, model };
+  return { config, task, model, routing: chosen };
 }
 
 /** Test accuracy (top-1, top-5, in %) and per-block fine-tune frequency of a loaded run on its test set. */

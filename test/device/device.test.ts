@@ -11,7 +11,7 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { GradScaler, SGD } from '../../src/optim/index.js';
 import { Agent, resnet26 } from '../../src/models/index.js';
-import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet } from '../../src/spottune/index.js';
 import { readWeights, writeWeights } from '../../src/io/tensors.js';
 
 const DEVICE = torch.checkDevice(process.env.SPOTTUNE_TEST_DEVICE ?? 'cpu', 'SPOTTUNE_TEST_DEVICE');
@@ -25,7 +25,7 @@ function model(seed: number): SpotTuneModel {
   const a = resnet26({ numClasses: 5, width: 0.5 }), b = resnet26({ numClasses: 5, width: 0.5 });
   torch.tidy(() => b.loadStateDict(a.stateDict()));
   const net = new TwoBranchNet(a, b);
-  return new SpotTuneModel(net, { kind: 'agent', agent: new Agent({ numBlocks: net.numBlocks, width: 0.25 }) }, { ...defaultStrategyOptions, useGlobalK: false });
+  return new SpotTuneModel(net, { kind: 'agent', agent: new Agent({ numBlocks: net.numBlocks, width: 0.25 }) }, { tau: 5, evalRouting: 'argmax' });
 }
 
 test(`tensor operators on ${DEVICE} equal the CPU's`, () => {

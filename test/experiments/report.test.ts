@@ -21,7 +21,7 @@ test('the report of a sweep renders in headless Chromium with its table, heatmap
   const config = join(dir, 'sweep.json');
   writeFileSync(config, JSON.stringify({
     sources: { src: { arch: 'resnet26', width: 0.25, data: 'digits', perClass: 10, epochs: 1, batchSize: 16, lr: 0.05 } },
-    base: { width: 0.25, weights: 'source:src', perClass: 10, epochs: 2, batchSize: 16, lr: 0.05, strategy: { agentWidth: 0.25 } },
+    base: { width: 0.25, weights: 'source:src', perClass: 10, epochs: 2, batchSize: 16, lr: 0.05, agentWidth: 0.25 },
     methods: ['finetune', 'spottune'],
     datasets: ['digits'],
     seeds: [0],

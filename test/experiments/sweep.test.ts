@@ -19,7 +19,7 @@ const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 // 2 methods × 1 dataset × 2 seeds, from a source model pre-trained as a step of the sweep.
 const tiny = {
   sources: { src: { arch: 'resnet26', width: 0.25, data: 'digits', perClass: 10, epochs: 1, batchSize: 16, lr: 0.05 } },
-  base: { arch: 'resnet26', width: 0.25, weights: 'source:src', perClass: 10, epochs: 3, batchSize: 16, lr: 0.05, evalEvery: 3, strategy: { agentWidth: 0.25 } },
+  base: { arch: 'resnet26', width: 0.25, weights: 'source:src', perClass: 10, epochs: 3, batchSize: 16, lr: 0.05, evalEvery: 3, agentWidth: 0.25 },
   methods: ['finetune', 'spottune'],
   datasets: ['digits'],
   seeds: [0, 1],
@@ -97,7 +97,8 @@ test('bad sweep configurations name the field', () => {
   assert.throws(() => plan({ ...ok, seeds: [0, 0] }), /field "seeds"/);
   assert.throws(() => plan({ ...ok, datasets: [] }), /field "datasets": expected a non-empty array/);
   assert.throws(() => plan({ ...ok, base: { lrr: 1 } }), /field "base\.lrr": expected a training setting/);
-  assert.throws(() => plan({ ...ok, base: { strategy: { taux: 1 } } }), /field "base\.strategy\.taux"/);
+  assert.throws(() => plan({ ...ok, base: { taux: 1 } }), /field "base\.taux"/);
+  assert.throws(() => plan({ ...ok, perMethod: { finetune: { tau: 2 } } }), /field "perMethod\.finetune\.tau": expected a field of a finetune run/);
   assert.throws(() => plan({ ...ok, perMethod: { spottune: {} } }), /field "perMethod\.spottune": expected a method of this sweep/);
   assert.throws(() => plan({ ...ok, perMethod: { finetune: { lr: -1 } } }), /x\.json: field "perMethod\.finetune\.lr": expected a non-negative number, got -1/);
   assert.throws(() => plan({ ...ok, perDataset: { digits: { epochs: 0 } } }), /field "perDataset\.digits\.epochs": expected a positive integer/);
@@ -139,20 +140,21 @@ test('experiments/small.json plans every method on both datasets with 5 seeds, f
 
 test('variants run their methods again with their settings, in <variant>/<method>/<dataset>/seed<k>', () => {
   const raw = {
-    methods: ['finetune', 'spottune'], datasets: ['digits'], seeds: 1, base: { weights: '/w.safetensors', strategy: { tau: 5 } },
-    variants: { bias2: { methods: ['spottune'], settings: { strategy: { agentBias: 2 } } }, ft: { methods: ['finetune'], settings: { lr: 0.2 } } },
+    methods: ['finetune', 'spottune'], datasets: ['digits'], seeds: 1, base: { weights: '/w.safetensors', tau: 5 },
+    variants: { bias2: { methods: ['spottune'], settings: { agentBias: 2 } }, ft: { methods: ['finetune'], settings: { lr: 0.2 } } },
   };
   const { runs } = planSweep(parseSweepConfig(raw, 'x.json'), '/tmp/v');
   assert.deepEqual(runs.map((r) => r.dir), ['/tmp/v/finetune/digits/seed0', '/tmp/v/spottune/digits/seed0', '/tmp/v/bias2/spottune/digits/seed0', '/tmp/v/ft/finetune/digits/seed0']);
-  assert.equal(runs[2].config.strategy.agentBias, 2);
-  assert.equal(runs[2].config.strategy.tau, 5, 'nested settings merge');
-  assert.equal(runs[1].config.strategy.agentBias, undefined);
+  assert.equal(runs[2].config.agentBias, 2);
+  assert.equal(runs[2].config.tau, 5, 'the base applies to the variant');
+  assert.equal(runs[0].config.tau, undefined, 'a method option set for the sweep applies only to the methods that take it');
+  assert.equal(runs[1].config.agentBias, undefined);
   assert.equal(runs[3].config.lr, 0.2);
   const narrowed = sweepFromFlags({ config: 'experiments/mini-decathlon.json', methods: ['finetune'], variants: ['none'], seeds: [0], base: {} });
   assert.deepEqual(Object.keys(narrowed.cfg.variants), []);
   assert.throws(() => sweepFromFlags({ config: 'experiments/mini-decathlon.json', variants: ['nope'], base: {} }), /--variants nope: not a variant of experiments\/mini-decathlon\.json/);
   assert.throws(() => planSweep(parseSweepConfig({ ...raw, variants: { spottune: { methods: ['spottune'] } } }, 'x.json'), '/tmp/v'), /field "variants\.spottune": expected a folder name .* not a method's name/);
-  assert.throws(() => planSweep(parseSweepConfig({ ...raw, variants: { b: { methods: ['spottune'], settings: { strategy: { agentBias: 'x' } } } } }, 'x.json'), '/tmp/v'), /field "variants\.b\.settings\.strategy\.agentBias": expected a finite number/);
+  assert.throws(() => planSweep(parseSweepConfig({ ...raw, variants: { b: { methods: ['spottune'], settings: { agentBias: 'x' } } } }, 'x.json'), '/tmp/v'), /field "variants\.b\.settings\.agentBias": expected a number/);
 });
 
 test('experiments/mini-decathlon.json plans ten domains from the glyph source, and the study variants', () => {
@@ -164,6 +166,6 @@ test('experiments/mini-decathlon.json plans ten domains from the glyph source, a
   assert.equal(own.length, cfg.methods.length * 10 * 3);
   assert.ok(runs.every((r) => r.config.weights === '/tmp/md/sources/glyphs/weights.safetensors' && r.config.perClass === 10));
   const bias = runs.find((r) => r.name === 'bias2/spottune/shapes/seed1')!;
-  assert.equal(bias.config.strategy.agentBias, 2);
+  assert.equal(bias.config.agentBias, 2);
   assert.deepEqual([...new Set(runs.filter((r) => r.name.startsWith('epochs60/')).map((r) => r.config.method))], ['finetune', 'spottune']);
 });

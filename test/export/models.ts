@@ -6,7 +6,7 @@ import { BatchNorm2d, type Module } from '../../src/nn/index.js';
 import { Agent, resnet26, type Backbone } from '../../src/models/index.js';
 import { DataLoader } from '../../src/data/index.js';
 import { openTask } from '../../src/train/task.js';
-import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions, type EvalRouting } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet, type EvalRouting } from '../../src/spottune/index.js';
 import type { ImageBatch } from '../../src/export/verify.js';
 
 async function loadImages(): Promise<ImageBatch[]> {
@@ -81,7 +81,7 @@ export function spotTune(batches: ImageBatch[], routing: EvalRouting, agentInput
   const agent = new Agent({ numBlocks: net.numBlocks, inChannels: 1, width: 0.25, inputSize: agentInputSize });
   randomBatchNorms(agent);
   splitPolicy(agent, batches);
-  const model = new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, evalRouting: routing, useGlobalK: false });
+  const model = new SpotTuneModel(net, { kind: 'agent', agent }, { tau: 5, evalRouting: routing });
   model.setTraining(false);
   return model;
 }

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as torch from '../../src/torch/index.js';
 import { createBackbone, resnet18, resnet26, resnet50 } from '../../src/models/index.js';
-import { PlainModel, ProgressiveModel, ProgressiveNet, SpotTuneModel, coTuningModel, defaultCoTuningOptions, defaultStrategyOptions, getStrategy, type EvalRouting, type StrategyContext, type TrainModel } from '../../src/spottune/index.js';
-import { exportOnnx, runRouting } from '../../src/export/model.js';
+import { PlainModel, ProgressiveModel, ProgressiveNet, SpotTuneModel, buildMethod, coTuningModel, defaultCoTuningOptions, evalRoutingOf, type EvalRouting, type StrategyContext, type TrainModel } from '../../src/spottune/index.js';
+import { exportOnnx } from '../../src/export/model.js';
+import { makeConfig } from '../../src/train/config.js';
 import { compareWithLibtorch, openSession, type ImageBatch } from '../../src/export/verify.js';
 import { images, randomNet, spotTune } from './models.js';
 
@@ -165,18 +166,18 @@ function context(): StrategyContext & { dispose(): void } {
     source: () => { throw new Error('unused'); },
     deeper: () => { throw new Error('unused'); },
     scratch: () => { throw new Error('unused'); },
-    numClasses: 10, inChannels: 1, seed: 0, options: defaultStrategyOptions,
+    numClasses: 10, inChannels: 1, seed: 0,
     dispose: () => source.dispose(),
   };
 }
 
 test('random-policy and "sample" routing are refused with the deterministic alternatives named', () => {
   const ctx = context();
-  const random = getStrategy('random-policy').build(ctx);
+  const random = buildMethod('random-policy', ctx);
   assert.throws(() => exportOnnx(random, { inputShape: [1, 28, 28], routing: 'argmax' }), /random-policy.*coin flips.*--routing finetuned/s);
   assert.ok(exportOnnx(random, { inputShape: [1, 28, 28], routing: 'finetuned' }).bytes.length > 0);
   random.dispose();
-  const spot = getStrategy('spottune').build(ctx);
+  const spot = buildMethod('spottune', ctx);
   assert.throws(() => exportOnnx(spot, { inputShape: [1, 28, 28], routing: 'sample' }), /"sample" draws Gumbel noise/);
   spot.dispose();
   ctx.dispose();
@@ -185,11 +186,15 @@ test('random-policy and "sample" routing are refused with the deterministic alte
 test('a spottune-finetuned run exports its fine-tuned blocks, as it evaluates', async () => {
   const batches = await images(1);
   const ctx = context();
-  const model = getStrategy('spottune-finetuned').build(ctx) as SpotTuneModel;
-  const routing = runRouting({ method: 'spottune-finetuned', strategy: { ...defaultStrategyOptions, evalRouting: 'argmax' } });
+  const model = buildMethod('spottune-finetuned', ctx) as SpotTuneModel;
+  // One rule for the routing at evaluation: the --routing flag, else the run's evalRouting, whose default is the method's.
+  const config = (method: string) => makeConfig({ method, arch: 'resnet26', data: 'glyphs' });
+  const routing = evalRoutingOf(config('spottune-finetuned'));
   assert.equal(routing, 'finetuned');
-  assert.equal(runRouting({ method: 'spottune', strategy: defaultStrategyOptions }), 'argmax');
-  assert.equal(runRouting({ method: 'spottune', strategy: defaultStrategyOptions }, 'frozen'), 'frozen');
+  assert.equal(evalRoutingOf(config('spottune')), 'argmax');
+  assert.equal(evalRoutingOf(config('spottune-finetuned'), 'frozen'), 'frozen');
+  assert.equal(evalRoutingOf(config('finetune')), undefined);
+  assert.throws(() => evalRoutingOf(config('finetune'), 'frozen'), /--routing frozen: method finetune trains one network/);
   const exported = exportOnnx(model, { inputShape: [1, 28, 28], routing });
   const session = await openSession(exported.bytes);
   // No routing given: libtorch evaluates the way the run does.

@@ -488,7 +488,7 @@ function config(): Target {
     method: 'spottune', arch: 'resnet26', width: 0.25, weights: 'source.safetensors', data: 'glyphs', perClass: 10, epochs: 3, batchSize: 16,
     lr: 0.05, lrAgent: 0.01, momentum: 0.9, weightDecay: 5e-4, weightDecayAgent: 1e-3, schedule: 'multistep', milestones: [1, 2], gamma: 0.1,
     warmupEpochs: 0, labelSmoothing: 0, seed: 3, evalEvery: 1, skipNonFinite: false,
-    strategy: { tau: 5, globalK: { k: 4, lambda1: 0.1, lambda2: 0.1 }, l2sp: { alpha: 0.01, beta: 0.01, scope: 'all' }, frozenBn: 'train', evalRouting: 'argmax', routed: true, agentWidth: 1 },
+    tau: 5, frozenBn: 'train', evalRouting: 'argmax', agentWidth: 1,
   };
   return folder('config', new Map([['config.json', JSON.stringify(valid)]]), (root) => readConfigFile(join(root, 'config.json')));
 }

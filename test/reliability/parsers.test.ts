@@ -126,16 +126,18 @@ test('image list: a label of 10^11 would make 10^11 classes: refused naming the 
   refusesQuickly(() => new ImageList({ root: dir, list: path }), `${path}:2`, /label 99999999999 would make/);
 });
 
-test('config.json: broken JSON, a missing strategy and a wrong type are each refused naming the file and field', () => {
+test('config.json: broken JSON, a missing method option, a foreign one and a wrong type are each refused naming the file and field', () => {
   const valid = { method: 'finetune', arch: 'resnet26', data: 'digits', epochs: 1, batchSize: 8, lr: 0.1, lrAgent: 0.01, momentum: 0.9, weightDecay: 0, weightDecayAgent: 0, schedule: 'constant', milestones: [], gamma: 0.1, warmupEpochs: 0, labelSmoothing: 0, seed: 0, evalEvery: 1, skipNonFinite: false };
-  const strategy = { tau: 5, globalK: { k: 4, lambda1: 0.1, lambda2: 0.1 }, l2sp: { alpha: 0.01, beta: 0.01, scope: 'all' }, frozenBn: 'train', evalRouting: 'argmax', routed: true, agentWidth: 1 };
-  const ok = file('run/config.json', JSON.stringify({ ...valid, strategy }));
+  const l2sp = { method: 'l2sp', l2spAlpha: 0.01, l2spBeta: 0.01, l2spScope: 'all' };
+  const ok = file('run/config.json', JSON.stringify(valid));
   assert.equal(readConfigFile(ok).method, 'finetune');
+  assert.equal(readConfigFile(file('run/config.json', JSON.stringify({ ...valid, ...l2sp }))).l2spAlpha, 0.01);
   const cases: [unknown, RegExp][] = [
     ['{"method": "finetune",', /not valid JSON|Unexpected end|Expected/],
-    [valid, /config field "strategy": expected an object/],
-    [{ ...valid, strategy, data: 7 }, /config field "data": expected a dataset spec/],
-    [{ ...valid, strategy: { ...strategy, globalK: null } }, /config field "strategy.globalK"/],
+    [{ ...valid, ...l2sp, l2spBeta: undefined }, /config field "l2spBeta": expected a non-negative number, got undefined/],
+    [{ ...valid, tau: 5 }, /config field "tau": expected a field of a finetune run: one of .* \(unknown field\)/],
+    [{ ...valid, data: 7 }, /config field "data": expected a non-empty string/],
+    [{ ...valid, ...l2sp, l2spScope: null }, /config field "l2spScope": expected all or weights, got null/],
     [null, /config field "\(top level\)": expected an object/],
   ];
   for (const [content, reason] of cases) {

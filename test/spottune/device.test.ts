@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { resnet26 } from '../../src/models/index.js';
-import { SpotTuneModel, defaultStrategyOptions, listStrategies, type StrategyContext, type TrainModel } from '../../src/spottune/index.js';
+import { SpotTuneModel, buildMethod, listMethods, type StrategyContext, type TrainModel } from '../../src/spottune/index.js';
 
 function context(): StrategyContext {
   const make = () => resnet26({ numClasses: 3, width: 0.25 });
-  return { pretrained: make, source: make, deeper: () => resnet26({ numClasses: 3, width: 0.25, blocksPerStage: 6 }), scratch: make, numClasses: 3, inChannels: 3, seed: 1, options: { ...defaultStrategyOptions } };
+  return { pretrained: make, source: make, deeper: () => resnet26({ numClasses: 3, width: 0.25, blocksPerStage: 6 }), scratch: make, numClasses: 3, inChannels: 3, seed: 1 };
 }
 
 function trainStep(model: TrainModel, x: torch.Tensor, y: torch.Tensor, precision?: 'bfloat16'): void {
@@ -34,10 +34,10 @@ function trainStep(model: TrainModel, x: torch.Tensor, y: torch.Tensor, precisio
 }
 
 test('every method trains and evaluates with every tensor made on the input\'s device', () => {
-  for (const s of listStrategies()) {
+  for (const s of listMethods()) {
     torch.tidy(() => {
       torch.manualSeed(2);
-      const model = s.build(context());
+      const model = buildMethod(s.name, context());
       const x = torch.randn([4, 3, 16, 16], { device: 'cpu' }), y = torch.tensor([0, 1, 2, 1], { dtype: 'int64', device: 'cpu' });
       torch.requireDevices(() => {
         model.setTraining(true);
@@ -58,7 +58,7 @@ test('every method trains and evaluates with every tensor made on the input\'s d
 test('SpotTune under bfloat16 autocast: decisions exactly 0/1, float32 weights, gradients and batch-norm statistics', () => {
   torch.tidy(() => {
     torch.manualSeed(3);
-    const model = listStrategies().find((s) => s.name === 'spottune')!.build(context()) as SpotTuneModel;
+    const model = buildMethod('spottune', context()) as SpotTuneModel;
     const x = torch.randn([6, 3, 16, 16]), y = torch.tensor([0, 1, 2, 0, 1, 2], { dtype: 'int64' });
     model.setTraining(true);
     const out = torch.autocast(() => model.forwardTrain(x), { device: 'cpu', dtype: 'bfloat16' });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { Agent, createBackbone, type Backbone } from '../../src/models/index.js';
-import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet } from '../../src/spottune/index.js';
 import { assertClose, assertValues, fillByName, fixture, image, values, worstSeen } from './oracle.js';
 
 function build(f: any): SpotTuneModel {
@@ -29,12 +29,7 @@ function build(f: any): SpotTuneModel {
   const net = new TwoBranchNet(tuned, backbone());
   const agent = new Agent({ numBlocks: f.blocks, width: c.agentWidth });
   fillByName(agent, 'agent:');
-  return new SpotTuneModel(net, { kind: 'agent', agent }, {
-    ...defaultStrategyOptions,
-    tau: c.tau,
-    useGlobalK: Boolean(c.globalK),
-    globalK: c.globalK ?? defaultStrategyOptions.globalK,
-  });
+  return new SpotTuneModel(net, { kind: 'agent', agent }, { tau: c.tau, evalRouting: 'argmax', globalK: c.globalK });
 }
 
 /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { Agent, resnet26 } from '../../src/models/index.js';
-import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions, gumbelSoftmax, gumbelSoftmaxHard, type StrategyOptions } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet, gumbelSoftmax, gumbelSoftmaxHard, type SpotTuneModelOptions } from '../../src/spottune/index.js';
 import { writeWeights } from '../../src/io/tensors.js';
 import { makeConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/engine.js';
@@ -17,13 +17,13 @@ import { train } from '../../src/train/engine.js';
 const maxDiff = (a: Tensor, b: Tensor) => torch.tidy(() => a.sub(b).abs().max().item());
 
 let agent: Agent;
-function model(o: Partial<StrategyOptions> = {}): SpotTuneModel {
+function model(o: Partial<SpotTuneModelOptions> = {}): SpotTuneModel {
   const a = resnet26({ numClasses: 5, width: 0.25 });
   const b = resnet26({ numClasses: 5, width: 0.25 });
   torch.tidy(() => b.loadStateDict(a.stateDict()));
   const net = new TwoBranchNet(a, b, { frozenBn: 'train' });
   agent = new Agent({ numBlocks: net.numBlocks, width: 0.25 });
-  return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, ...o, useGlobalK: false });
+  return new SpotTuneModel(net, { kind: 'agent', agent }, { tau: 5, evalRouting: 'argmax', ...o });
 }
 
 test('agentBias: the policy starts at p(fine-tuned) = sigmoid(b) where its features add nothing', () => {
@@ -93,7 +93,7 @@ test('a SpotTune run writes the policy statistics per epoch; at test they agree 
       torch.manualSeed(5);
       writeWeights(weights, resnet26({ numClasses: 10, inChannels: 1, width: 0.25 }).stateDict());
     });
-    const config = makeConfig({ method: 'spottune', arch: 'resnet26', width: 0.25, weights, data: 'digits', perClass: 4, epochs: 2, batchSize: 20, lr: 0.05, strategy: { ...defaultStrategyOptions, agentWidth: 0.25 } });
+    const config = makeConfig({ method: 'spottune', arch: 'resnet26', width: 0.25, weights, data: 'digits', perClass: 4, epochs: 2, batchSize: 20, lr: 0.05, agentWidth: 0.25 });
     await train(config, join(dir, 'run'));
     const metrics = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(metrics.length, 2);

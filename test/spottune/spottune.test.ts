@@ -7,7 +7,7 @@ import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { Agent, resnet18, resnet26, type Backbone } from '../../src/models/index.js';
-import { SpotTuneModel, TwoBranchNet, defaultStrategyOptions, globalKLoss, gumbelSoftmaxHard } from '../../src/spottune/index.js';
+import { SpotTuneModel, TwoBranchNet, globalKLoss, gumbelSoftmaxHard } from '../../src/spottune/index.js';
 
 /** Two backbones with identical (random, non-trivial) weights, like two loads of one file. */
 function twins(make: () => Backbone): [Backbone, Backbone] {
@@ -21,7 +21,7 @@ function spotTune(make: () => Backbone, frozenBn: 'train' | 'eval' = 'train'): S
   const [a, b] = twins(make);
   const net = new TwoBranchNet(a, b, { frozenBn });
   const agent = new Agent({ numBlocks: net.numBlocks, width: 0.25 });
-  return new SpotTuneModel(net, { kind: 'agent', agent }, { ...defaultStrategyOptions, useGlobalK: false });
+  return new SpotTuneModel(net, { kind: 'agent', agent }, { tau: 5, evalRouting: 'argmax' });
 }
 
 const maxDiff = (a: Tensor, b: Tensor) => torch.tidy(() => a.sub(b).abs().max().item());

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import { createBackbone } from '../../src/models/index.js';
-import { defaultStrategyOptions, getStrategy, type StrategyContext, type TrainModel } from '../../src/spottune/index.js';
+import { buildMethod, type StrategyContext, type TrainModel } from '../../src/spottune/index.js';
 import { layerGroups, type LayerLrOptions } from '../../src/train/layer_lr.js';
 
 const ctx: StrategyContext = {
@@ -12,13 +12,13 @@ const ctx: StrategyContext = {
   source: () => { throw new Error('unused'); },
   deeper: () => { throw new Error('unused'); },
   scratch: () => createBackbone('resnet26', { numClasses: 4, inChannels: 1, width: 0.25 }),
-  numClasses: 4, inChannels: 1, seed: 0, options: defaultStrategyOptions,
+  numClasses: 4, inChannels: 1, seed: 0,
 };
 
 /** Each group as [lr, parameter names], for the model's network ('net') group. */
 function groups(method: string, o: LayerLrOptions): { model: TrainModel; got: [number, string[]][] } {
   torch.manualSeed(0);
-  const model = getStrategy(method).build(ctx);
+  const model = buildMethod(method, ctx);
   const names = new Map(model.module.namedParameters().map(([n, p]) => [p, n]));
   const net = model.paramGroups().find((g) => g.role === 'net')!.params;
   return { model, got: layerGroups(model.layers(), net, o).map((g) => [g.lr, g.params.map((p) => names.get(p)!)]) };
