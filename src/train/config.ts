@@ -63,7 +63,10 @@ function show(x: unknown): string {
   }
 }
 
-/** A run's config.json, parsed and checked; errors name the file. */
+/**
+ * A run's config.json, parsed and checked; errors name the file. A setting the file lacks (one
+ * declared after the run was made) takes its default, which is what the run used.
+ */
 export function readConfigFile(path: string): TrainConfig {
   let config: TrainConfig;
   try {
@@ -72,6 +75,9 @@ export function readConfigFile(path: string): TrainConfig {
     throw new Error(`${path}: cannot read the run's configuration: ${(e as Error).message}`);
   }
   try {
+    if (typeof config === 'object' && config !== null && !Array.isArray(config) && METHODS.includes(config.method)) {
+      config = { ...defaultsOf(TRAIN_OPTIONS), ...defaultsOf(getMethod(config.method).options), ...config } as TrainConfig;
+    }
     validateConfig(config);
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);

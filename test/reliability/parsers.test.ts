@@ -132,9 +132,11 @@ test('config.json: broken JSON, a missing method option, a foreign one and a wro
   const ok = file('run/config.json', JSON.stringify(valid));
   assert.equal(readConfigFile(ok).method, 'finetune');
   assert.equal(readConfigFile(file('run/config.json', JSON.stringify({ ...valid, ...l2sp }))).l2spAlpha, 0.01);
+  // A setting the file lacks (declared after the run was made) takes its default.
+  assert.equal(readConfigFile(file('run/config.json', JSON.stringify({ ...valid, method: 'l2sp' }))).l2spBeta, 0.01);
   const cases: [unknown, RegExp][] = [
     ['{"method": "finetune",', /not valid JSON|Unexpected end|Expected/],
-    [{ ...valid, ...l2sp, l2spBeta: undefined }, /config field "l2spBeta": expected a non-negative number, got undefined/],
+    [{ ...valid, ...l2sp, l2spBeta: -1 }, /config field "l2spBeta": expected a non-negative number, got -1/],
     [{ ...valid, tau: 5 }, /config field "tau": expected a field of a finetune run: one of .* \(unknown field\)/],
     [{ ...valid, data: 7 }, /config field "data": expected a non-empty string/],
     [{ ...valid, ...l2sp, l2spScope: null }, /config field "l2spScope": expected all or weights, got null/],
