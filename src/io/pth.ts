@@ -140,7 +140,8 @@ export function writePth(path: string, value: unknown): void {
   writeFileAtomic(path, (append) => writeZip(append, entries));
 }
 
-function startsWithZipMagic(path: string): boolean {
+/** Whether a file starts like a zip archive (torch.save's format since PyTorch 1.6). */
+export function startsWithZipMagic(path: string): boolean {
   const fd = openSync(path, 'r');
   try {
     const magic = new Uint8Array(4);

@@ -5,10 +5,9 @@
 // (torch.save({'net': models.ResNet}) from PyTorch 0.4), whose Rebuffi ResNet-26 is mapped onto
 // ours by module order, as their load_weights_to_flatresnet does. Nothing in a pickle runs:
 // whole modules are read as inert records (src/io/pickle.ts).
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { Tensor } from '../torch/index.js';
 import { PyObject } from '../io/pickle.js';
-import { loadPth, stateDictOf } from '../io/pth.js';
+import { loadPth, startsWithZipMagic, stateDictOf } from '../io/pth.js';
 import { isRawTensor, type RawTensor, type StateDict } from '../io/raw.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { rawToTensor } from '../io/tensors.js';
@@ -81,15 +80,6 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? `an object (${v.constructor.name})` : `a ${typeof v}`;
 }
 
-function startsWithZipMagic(path: string): boolean {
-  const fd = openSync(path, 'r');
-  try {
-    const magic = new Uint8Array(4);
-    return readSync(fd, magic, 0, 4, 0) === 4 && magic.every((b, i) => b === [0x50, 0x4b, 0x03, 0x04][i]);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 // ---------- whole pickled modules ----------
 

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageFolder } from '../../src/data/image_folder.js';
 import { BadImageError, centerCrop, compose, convertChannels, decode, resize } from '../../src/data/transforms.js';
+import { pngFile } from '../png.js';
 import { Rng } from '../../src/util/rng.js';
 import { tempDir } from './util.js';
 
@@ -32,34 +32,7 @@ function noise(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, () => rng.int(0, 256));
 }
 
-function png(width: number, height: number, colourType: number, depth: number, pixels: Uint8Array): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Buffer) => {
-    let c = 0xffffffff;
-    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = depth;
-  ihdr[9] = colourType;
-  const row = pixels.length / height;
-  const raw = Buffer.concat(Array.from({ length: height }, (_, y) => Buffer.concat([Buffer.from([0]), pixels.subarray(y * row, (y + 1) * row)])));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
+
 
 /** A BMP written byte by byte: 24-bit or 4-bit (palette), bottom-up or top-down. */
 function bmp(width: number, height: number, bits: 24 | 4, topDown: boolean, seed: number): Buffer {
@@ -88,16 +61,16 @@ describe('images as PIL reads them', () => {
   it('every kind of file: the same 8-bit pixels as PIL, as RGB and as grey', async () => {
     const rgb = noise(9 * 7 * 3, 1);
     rgb.set([255, 0, 0], 0); // red: PIL's grey is 76 (libvips' own conversion gives 127)
-    writeFileSync(file('rgb.png'), png(9, 7, 2, 8, rgb));
-    writeFileSync(file('rgba.png'), png(9, 7, 6, 8, noise(9 * 7 * 4, 2)));
-    writeFileSync(file('grey-alpha.png'), png(9, 7, 4, 8, noise(9 * 7 * 2, 3)));
+    writeFileSync(file('rgb.png'), pngFile(9, 7, 2, 8, rgb));
+    writeFileSync(file('rgba.png'), pngFile(9, 7, 6, 8, noise(9 * 7 * 4, 2)));
+    writeFileSync(file('grey-alpha.png'), pngFile(9, 7, 4, 8, noise(9 * 7 * 2, 3)));
     const u16 = (seed: number, n: number, small = false) => {
       const v = noise(2 * n, seed);
       if (small) for (let i = 0; i < n; i += 2) v[2 * i] = 0; // some values below 256: PIL's clip shows
       return v;
     };
-    writeFileSync(file('grey16.png'), png(9, 7, 0, 16, u16(4, 63, true)));
-    writeFileSync(file('rgb16.png'), png(9, 7, 2, 16, u16(5, 189)));
+    writeFileSync(file('grey16.png'), pngFile(9, 7, 0, 16, u16(4, 63, true)));
+    writeFileSync(file('rgb16.png'), pngFile(9, 7, 2, 16, u16(5, 189)));
     await sharp(Buffer.from(noise(16 * 12 * 3, 6)), { raw: { width: 16, height: 12, channels: 3 } }).jpeg({ quality: 90 }).toFile(file('rgb.jpg'));
     await sharp(Buffer.from(noise(16 * 12, 7)), { raw: { width: 16, height: 12, channels: 1 } }).jpeg({ quality: 90 }).toFile(file('grey.jpg'));
     await sharp(Buffer.from(noise(16 * 12 * 3, 14)), { raw: { width: 16, height: 12, channels: 3 } }).tiff({ compression: 'lzw' }).toFile(file('rgb.tif'));
@@ -207,7 +180,7 @@ describe('only regular files', () => {
   it('ImageFolder follows links but stops at a loop, naming it; entries it cannot follow are listed for the reader to report', async () => {
     const root = join(dir, 'folder');
     mkdirSync(join(root, 'cat', 'sub'), { recursive: true });
-    writeFileSync(join(root, 'cat', 'a.png'), png(2, 2, 0, 8, noise(4, 1)));
+    writeFileSync(join(root, 'cat', 'a.png'), pngFile(2, 2, 0, 8, noise(4, 1)));
     symlinkSync(join(root, 'nowhere.png'), join(root, 'cat', 'broken.png'));
     symlinkSync(join(root, 'nowhere'), join(root, 'broken-class'));
     symlinkSync(join(root, 'cat'), join(root, 'dog')); // a class folder that is a link: followed
@@ -224,10 +197,10 @@ describe('sizes bounded', () => {
 
   it('a PNG whose header promises 10000×10000 pixels is refused before decoding; a 150000×1 one before resizing to 38400000×256', async () => {
     const huge = join(dir, 'huge.png');
-    writeFileSync(huge, png(10000, 10000, 0, 8, new Uint8Array(0)).subarray(0, 33 + 12)); // IHDR only
+    writeFileSync(huge, pngFile(10000, 10000, 0, 8, new Uint8Array(0)).subarray(0, 33 + 12)); // IHDR only
     await assert.rejects(decode({ kind: 'file', path: huge }, 3), { message: `cannot decode image ${huge}: 10000×10000 = 100000000 pixels, more than PIL's limit of 89478485 (a decompression bomb?)` });
     const thin = join(dir, 'thin.png');
-    writeFileSync(thin, png(150000, 1, 0, 8, new Uint8Array(150000)));
+    writeFileSync(thin, pngFile(150000, 1, 0, 8, new Uint8Array(150000)));
     const predict = compose({ steps: [resize(256), centerCrop(224)] });
     const before = process.memoryUsage().rss;
     await assert.rejects(predict({ kind: 'file', path: thin }, new Rng(0)), {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { crc32, deflateSync, gzipSync, inflateSync } from 'node:zlib';
+import { deflateSync, gzipSync, inflateSync } from 'node:zlib';
 import { Rng } from '../../src/util/rng.js';
 import { readIdx } from '../../src/data/idx.js';
 import { centerCrop, compose, decode, resize } from '../../src/data/transforms.js';
@@ -22,6 +22,7 @@ import { ZipReader, writeZip } from '../../src/io/zip.js';
 import { readConfigFile } from '../../src/train/config.js';
 import { sweepFromFlags } from '../../src/experiments/commands.js';
 import { planSweep } from '../../src/experiments/sweep_config.js';
+import { pngFile } from '../png.js';
 import { type Hostile, damage, hostileFragment, insertAt, mutateBytes, mutateJsonText, mutateLines, mutatePickle, pick, pickleOps } from './mutate.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -290,24 +291,6 @@ function idx(): Target {
 
 // ---------- image files (src/data/image_file.ts, bmp.ts, pnm.ts) ----------
 
-function pngFile(width: number, height: number, colourType: number, depth: number, pixels: Uint8Array): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = depth;
-  ihdr[9] = colourType;
-  const row = pixels.length / height;
-  const raw = Buffer.concat(Array.from({ length: height }, (_, y) => Buffer.concat([Buffer.from([0]), pixels.subarray(y * row, (y + 1) * row)])));
-  return Uint8Array.from(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]));
-}
 
 function bmpFile(width: number, height: number, bits: 1 | 4 | 8 | 24 | 32, compression = 0): Uint8Array {
   const stride = Math.ceil((width * bits) / 32) * 4;
