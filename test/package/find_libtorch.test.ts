@@ -18,6 +18,9 @@ test("a PyTorch installation: its torch/include and torch/lib, and the C++ ABI i
     libdir: join(root, 'lib'),
     cuda: false,
     abi: Number(abi),
+    // Debian's python3-torch, like a pip wheel, ships libtorch.so and no gloo headers.
+    gloo: false,
+    libtorchSo: true,
   });
 });
 
