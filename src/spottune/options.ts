@@ -2,6 +2,9 @@
 // options of its record; the CLI flags, config.json checks, sweep fields and `spottune methods`
 // come from these records.
 import { choice, integer, number, numbers, type OptionValues } from '../util/options.js';
+import { defaultBssOptions as BSS } from './bss.js';
+import { defaultCoTuningOptions as CO_TUNING } from './co_tuning.js';
+import { defaultDeltaOptions as DELTA } from './delta.js';
 
 /** SpotTune and the other two-branch methods: policy, temperature, batch norm of the frozen branch, routing at evaluation. */
 export const TWO_BRANCH_OPTIONS = {
@@ -33,23 +36,23 @@ export const L2SP_OPTIONS = {
   l2spScope: choice(['all', 'weights'], { default: 'all', help: 'L2-SP: every backbone tensor, or conv/linear weights only' }),
 };
 
-// Defaults as in TLlib's examples (docs/methods.md says where each comes from).
+// Their defaults are TLlib's, kept with each method (docs/methods.md says where each comes from).
 export const DELTA_OPTIONS = {
-  deltaAlpha: number({ default: 0.01, min: 0, help: 'DELTA: α, weight of the attention-weighted feature-map distance' }),
-  deltaBeta: number({ default: 0.01, min: 0, help: 'DELTA: β, weight of ½‖w‖² on the new classifier' }),
-  deltaAlphaSp: number({ default: 0, min: 0, help: 'DELTA: weight of ½‖w − w⁰‖² on the backbone (L2-SP; 0 in DELTA and TLlib)' }),
-  deltaAttentionEpochs: integer({ default: 10, min: 0, help: 'DELTA: epochs of the linear classifier the channel attention is measured with' }),
-  deltaAttentionLr: number({ default: 0.01, min: 0, help: 'DELTA: its learning rate (×0.1 every 6 epochs)' }),
-  deltaAttentionBatches: integer({ default: 10, min: 1, help: 'DELTA: batches over which each channel\'s loss increase is averaged' }),
+  deltaAlpha: number({ default: DELTA.alpha, min: 0, help: 'DELTA: α, weight of the attention-weighted feature-map distance' }),
+  deltaBeta: number({ default: DELTA.beta, min: 0, help: 'DELTA: β, weight of ½‖w‖² on the new classifier' }),
+  deltaAlphaSp: number({ default: DELTA.alphaSp, min: 0, help: 'DELTA: weight of ½‖w − w⁰‖² on the backbone (L2-SP; 0 in DELTA and TLlib)' }),
+  deltaAttentionEpochs: integer({ default: DELTA.attentionEpochs, min: 0, help: 'DELTA: epochs of the linear classifier the channel attention is measured with' }),
+  deltaAttentionLr: number({ default: DELTA.attentionLr, min: 0, help: 'DELTA: its learning rate (×0.1 every 6 epochs)' }),
+  deltaAttentionBatches: integer({ default: DELTA.attentionBatches, min: 1, help: 'DELTA: batches over which each channel\'s loss increase is averaged' }),
 };
 
 export const BSS_OPTIONS = {
-  bssK: integer({ default: 1, min: 1, help: 'BSS: how many of the smallest singular values are penalised' }),
-  bssEta: number({ default: 0.001, min: 0, help: 'BSS: weight η of the penalty' }),
+  bssK: integer({ default: BSS.k, min: 1, help: 'BSS: how many of the smallest singular values are penalised' }),
+  bssEta: number({ default: BSS.eta, min: 0, help: 'BSS: weight η of the penalty' }),
 };
 
 export const CO_TUNING_OPTIONS = {
-  coTuningLambda: number({ default: 2.3, min: 0, help: 'Co-Tuning: weight λ of the source-label loss' }),
+  coTuningLambda: number({ default: CO_TUNING.lambda, min: 0, help: 'Co-Tuning: weight λ of the source-label loss' }),
 };
 
 /** Every method option (a run's config.json holds those of its method). */
