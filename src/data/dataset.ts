@@ -51,6 +51,12 @@ export function checkIndex(i: number, length: number): void {
   }
 }
 
+/** Image i of grey images of width × height stored one after another in `pixels`. */
+export function greyImageAt(pixels: Uint8Array, i: number, width: number, height: number): Sample {
+  const area = width * height;
+  return { kind: 'image', image: { data: pixels.subarray(i * area, (i + 1) * area), width, height, channels: 1 } };
+}
+
 /**
  * Converts 0-based labels to an Int32Array, checking each against the class count.
  * `where(i)` names the i-th label's source (file and line) for the error.

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { checkIndex, type Dataset, type Sample } from './dataset.js';
+import { checkIndex, greyImageAt, type Dataset, type Sample } from './dataset.js';
 import { hashString, mixSeed, Rng } from '../util/rng.js';
 
 export type Split = 'train' | 'test';
@@ -82,8 +82,7 @@ export class GeneratedImages implements Dataset {
 
   get(i: number): Sample {
     checkIndex(i, this.labels.length);
-    const area = this.size * this.size;
-    return { kind: 'image', image: { data: this.pixels.subarray(i * area, (i + 1) * area), width: this.size, height: this.size, channels: 1 } };
+    return greyImageAt(this.pixels, i, this.size, this.size);
   }
 }
 

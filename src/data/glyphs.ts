@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import opentype, { type Font } from 'opentype.js';
-import { checkIndex, type Dataset, type Sample } from './dataset.js';
+import { checkIndex, greyImageAt, type Dataset, type Sample } from './dataset.js';
 import { bounds, type Edges, flatten, rasterize, transform } from './raster.js';
 import { hashString, mixSeed, Rng } from '../util/rng.js';
 
@@ -136,8 +136,7 @@ export class FontGlyphs implements Dataset {
 
   get(i: number): Sample {
     checkIndex(i, this.labels.length);
-    const area = this.size * this.size;
-    return { kind: 'image', image: { data: this.pixels.subarray(i * area, (i + 1) * area), width: this.size, height: this.size, channels: 1 } };
+    return greyImageAt(this.pixels, i, this.size, this.size);
   }
 }
 

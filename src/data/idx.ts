@@ -3,7 +3,7 @@
 // each dimension as a big-endian uint32; the data follows and must fill the rest of the file.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkIndex, checkLabels, type Dataset, type Sample } from './dataset.js';
+import { checkIndex, checkLabels, greyImageAt, type Dataset, type Sample } from './dataset.js';
 import { inflateBounded, inflatePrefix } from '../io/inflate.js';
 
 /** Where Debian's dataset-fashion-mnist package installs the files. */
@@ -95,8 +95,7 @@ export class IdxDataset implements Dataset {
 
   get(i: number): Sample {
     checkIndex(i, this.labels.length);
-    const size = this.width * this.height;
-    return { kind: 'image', image: { data: this.pixels.subarray(i * size, (i + 1) * size), width: this.width, height: this.height, channels: 1 } };
+    return greyImageAt(this.pixels, i, this.width, this.height);
   }
 }
 
