@@ -22,12 +22,17 @@ export function fieldsOf(method: string): string[] {
   return [...Object.keys(TRAIN_OPTIONS), ...Object.keys(getMethod(method).options)];
 }
 
+/** The settings' and the method's defaults under the given fields (an unknown method: the settings' only; validation names it). */
+function withDefaults<T extends { method: string }>(given: T): T {
+  const method = METHODS.includes(given.method) ? defaultsOf(getMethod(given.method).options) : {};
+  return { ...defaultsOf(TRAIN_OPTIONS), ...method, ...given };
+}
+
 /** Fills the defaults of the settings and of the method's options, then checks every field. */
 export function makeConfig(partial: Given): TrainConfig {
   // Fields given as undefined (flags left out) keep their defaults.
   const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Given;
-  const method = METHODS.includes(given.method) ? defaultsOf(getMethod(given.method).options) : {};
-  const c = { ...defaultsOf(TRAIN_OPTIONS), ...method, ...given } as TrainConfig;
+  const c = withDefaults(given) as TrainConfig;
   if (given.milestones === undefined) c.milestones = c.schedule === 'multistep' ? referenceMilestones(c.epochs) : [];
   validateConfig(c);
   return c;
@@ -75,9 +80,7 @@ export function readConfigFile(path: string): TrainConfig {
     throw new Error(`${path}: cannot read the run's configuration: ${(e as Error).message}`);
   }
   try {
-    if (typeof config === 'object' && config !== null && !Array.isArray(config) && METHODS.includes(config.method)) {
-      config = { ...defaultsOf(TRAIN_OPTIONS), ...defaultsOf(getMethod(config.method).options), ...config } as TrainConfig;
-    }
+    if (typeof config === 'object' && config !== null && !Array.isArray(config)) config = withDefaults(config);
     validateConfig(config);
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
