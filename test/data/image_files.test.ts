@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageFolder } from '../../src/data/image_folder.js';
 import { BadImageError, centerCrop, compose, convertChannels, decode, resize } from '../../src/data/transforms.js';
+import { bmpFile } from '../bmp.js';
 import { pngFile } from '../png.js';
 import { Rng } from '../../src/util/rng.js';
 import { tempDir } from './util.js';
@@ -30,28 +31,6 @@ function python(code: string): void {
 function noise(n: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
   return Uint8Array.from({ length: n }, () => rng.int(0, 256));
-}
-
-
-
-/** A BMP written byte by byte: 24-bit or 4-bit (palette), bottom-up or top-down. */
-function bmp(width: number, height: number, bits: 24 | 4, topDown: boolean, seed: number): Buffer {
-  const stride = Math.ceil((width * bits) / 32) * 4;
-  const paletteBytes = bits === 4 ? 16 * 4 : 0;
-  const offset = 54 + paletteBytes;
-  const b = Buffer.alloc(offset + stride * height);
-  b.write('BM', 0, 'latin1');
-  b.writeUInt32LE(b.length, 2);
-  b.writeUInt32LE(offset, 10);
-  b.writeUInt32LE(40, 14);
-  b.writeInt32LE(width, 18);
-  b.writeInt32LE(topDown ? -height : height, 22);
-  b.writeUInt16LE(1, 26);
-  b.writeUInt16LE(bits, 28);
-  b.set(noise(paletteBytes, seed + 1), 54);
-  const px = noise(stride * height, seed);
-  b.set(px, offset);
-  return b;
 }
 
 describe('images as PIL reads them', () => {
@@ -79,8 +58,8 @@ describe('images as PIL reads them', () => {
     // An embedded Display P3 profile: PIL ignores it, so must we (sharp would convert to sRGB).
     await sharp(Buffer.from(noise(16 * 12 * 3, 17)), { raw: { width: 16, height: 12, channels: 3 } }).withIccProfile('p3').png().toFile(file('p3.png'));
     await sharp(Buffer.from(noise(16 * 12 * 3, 18)), { raw: { width: 16, height: 12, channels: 3 } }).withIccProfile('p3').jpeg({ quality: 90 }).toFile(file('p3.jpg'));
-    writeFileSync(file('bottom-up-24.bmp'), bmp(7, 5, 24, false, 8));
-    writeFileSync(file('top-down-4.bmp'), bmp(7, 5, 4, true, 9));
+    writeFileSync(file('bottom-up-24.bmp'), bmpFile(7, 5, 24, (n) => noise(n, 8)));
+    writeFileSync(file('top-down-4.bmp'), bmpFile(7, 5, 4, (n) => noise(n, 9), { topDown: true }));
     writeFileSync(file('plain.ppm'), `P3\n# a comment\n3 2\n255\n${Array.from(noise(18, 10)).join(' ')}\n`);
     writeFileSync(file('plain.pgm'), `P2 3 2 255 ${Array.from(noise(6, 11)).join('\n')}`);
     writeFileSync(file('plain.pbm'), 'P1\n5 2\n1 0 1 1 0\n00110\n');
@@ -138,11 +117,7 @@ Image.frombytes('RGB', (${n}, 1), data).convert('L').save('${file('colours-L.png
 
   it('files PIL cannot read the same way are refused by name, not decoded differently', async () => {
     writeFileSync(file('deep.pgm'), 'P5 2 1 65535\n\x00\x01\x00\x02');
-    writeFileSync(file('rle.bmp'), (() => {
-      const b = bmp(4, 2, 24, false, 1);
-      b.writeUInt32LE(1, 30); // BI_RLE8
-      return b;
-    })());
+    writeFileSync(file('rle.bmp'), bmpFile(4, 2, 24, (n) => noise(n, 1), { compression: 1 })); // BI_RLE8
     await assert.rejects(decode({ kind: 'file', path: file('deep.pgm') }, 1), { message: `cannot decode image ${file('deep.pgm')}: PNM: maxval 65535 is not supported (only 8-bit files, maxval 255)` });
     await assert.rejects(decode({ kind: 'file', path: file('rle.bmp') }, 3), { message: `cannot decode image ${file('rle.bmp')}: BMP: compression 1 with 24 bits per pixel is not supported (only uncompressed 1/4/8/24/32-bit files)` });
   });

@@ -22,6 +22,7 @@ import { ZipReader, writeZip } from '../../src/io/zip.js';
 import { readConfigFile } from '../../src/train/config.js';
 import { sweepFromFlags } from '../../src/experiments/commands.js';
 import { planSweep } from '../../src/experiments/sweep_config.js';
+import { bmpFile } from '../bmp.js';
 import { pngFile } from '../png.js';
 import { type Hostile, damage, hostileFragment, insertAt, mutateBytes, mutateJsonText, mutateLines, mutatePickle, pick, pickleOps } from './mutate.js';
 
@@ -291,27 +292,6 @@ function idx(): Target {
 
 // ---------- image files (src/data/image_file.ts, bmp.ts, pnm.ts) ----------
 
-
-function bmpFile(width: number, height: number, bits: 1 | 4 | 8 | 24 | 32, compression = 0): Uint8Array {
-  const stride = Math.ceil((width * bits) / 32) * 4;
-  const palette = bits <= 8 ? (1 << bits) * 4 : 0;
-  const masks = compression === 3 ? 12 : 0;
-  const offset = 54 + masks + palette;
-  const b = Buffer.alloc(offset + stride * height);
-  b.write('BM', 0, 'latin1');
-  b.writeUInt32LE(b.length, 2);
-  b.writeUInt32LE(offset, 10);
-  b.writeUInt32LE(40, 14);
-  b.writeInt32LE(width, 18);
-  b.writeInt32LE(height, 22);
-  b.writeUInt16LE(1, 26);
-  b.writeUInt16LE(bits, 28);
-  b.writeUInt32LE(compression, 30);
-  if (masks) [0xff0000, 0xff00, 0xff].forEach((m, k) => b.writeUInt32LE(m, 54 + 4 * k));
-  for (let i = 54 + masks; i < b.length; i++) b[i] = (i * 29) & 0xff;
-  return Uint8Array.from(b);
-}
-
 /** JPEGs made by sharp in a child process (sharp has no synchronous encoder). */
 function jpegSeeds(): Uint8Array[] {
   const script = `const sharp = require('sharp');
@@ -328,16 +308,17 @@ Promise.all([
 
 function images(): Target {
   const px = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 53) & 0xff);
+  const ramp = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 29) & 0xff);
   const seeds: { name: string; bytes: Uint8Array }[] = [
     { name: 'grey.png', bytes: pngFile(6, 5, 0, 8, px(30)) },
     { name: 'rgb.png', bytes: pngFile(6, 5, 2, 8, px(90)) },
     { name: 'rgba.png', bytes: pngFile(6, 5, 6, 8, px(120)) },
     { name: 'grey16.png', bytes: pngFile(6, 5, 0, 16, px(60)) },
-    { name: 'a.bmp', bytes: bmpFile(7, 5, 24) },
-    { name: 'b.bmp', bytes: bmpFile(7, 5, 4) },
-    { name: 'c.bmp', bytes: bmpFile(7, 5, 1) },
-    { name: 'd.bmp', bytes: bmpFile(7, 5, 32, 3) },
-    { name: 'e.bmp', bytes: bmpFile(7, 5, 8) },
+    { name: 'a.bmp', bytes: bmpFile(7, 5, 24, ramp) },
+    { name: 'b.bmp', bytes: bmpFile(7, 5, 4, ramp) },
+    { name: 'c.bmp', bytes: bmpFile(7, 5, 1, ramp) },
+    { name: 'd.bmp', bytes: bmpFile(7, 5, 32, ramp, { compression: 3 }) },
+    { name: 'e.bmp', bytes: bmpFile(7, 5, 8, ramp) },
     { name: 'a.ppm', bytes: Uint8Array.from(Buffer.concat([Buffer.from('P6\n4 3\n255\n'), Buffer.from(px(36))])) },
     { name: 'b.pgm', bytes: Uint8Array.from(Buffer.concat([Buffer.from('P5 4 3 255 '), Buffer.from(px(12))])) },
     { name: 'c.ppm', bytes: utf8(`P3\n# comment\n2 2\n255\n${Array.from(px(12)).join(' ')}\n`) },

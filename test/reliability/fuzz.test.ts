@@ -37,7 +37,9 @@ test('the harness records a crash, a hang, a memory blow-up and an unclear error
   try {
     const reports = await runFuzz({
       targets: ['selftest-crash', 'selftest-hang', 'selftest-memory', 'selftest-unclear'], n: 3, seed: 1,
-      workDir: join(dir, 'work'), failDir: join(dir, 'failures'), timeoutMs: 2000, heapMb: 256, rssMb: 1024,
+      // 6 s per input: on a loaded machine writing 1 GiB can take longer than 2 s, and the memory
+      // blow-up must reach the RSS ceiling before the hang watchdog fires.
+      workDir: join(dir, 'work'), failDir: join(dir, 'failures'), timeoutMs: 6000, heapMb: 256, rssMb: 1024,
     });
     const seen = reports.map((r) => [r.target, r.inputs, r.rejected, r.failures.map((f) => [f.i, f.kind])]);
     assert.deepEqual(seen, [
