@@ -4,15 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
-import { resnet26 } from '../../src/models/index.js';
-import { writeWeights } from '../../src/io/tensors.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { launchedRank } from '../../src/cli/launcher_env.js';
 import { freePort, run, type Exit } from './util.js';
+import { sourceWeights } from '../source.js';
 
 const TORCHRUN = '/usr/bin/torchrun';
 
@@ -29,13 +27,7 @@ test('launchedRank: torchrun\'s and PyTorchJob\'s variables, and clear errors', 
   assert.throws(() => launchedRank({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: '1' }), /MASTER_ADDR must be set/);
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'spottune-launch-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const weights = join(dir, 'source.safetensors');
-torch.tidy(() => {
-  torch.manualSeed(5);
-  writeWeights(weights, resnet26({ numClasses: 10, inChannels: 1, width: 0.25 }).stateDict());
-});
+const { dir, weights } = sourceWeights('spottune-launch-');
 // finetune: batch norm trains, so the two ranks' halves of each batch must be the same as --nproc's.
 const trainArgs = (out: string) => ['src/cli/main.ts', 'train', '--method', 'finetune', '--data', 'digits', '--per-class', '10', '--width', '0.25',
   '--weights', weights, '--epochs', '2', '--batch-size', '20', '--lr', '0.05', '--seed', '3', '--quiet', '--output', out];

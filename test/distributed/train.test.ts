@@ -7,25 +7,18 @@
 // - A worker killed with SIGKILL makes the others exit with a clear error, within seconds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as torch from '../../src/torch/index.js';
-import { resnet26 } from '../../src/models/index.js';
-import { readWeights, writeWeights } from '../../src/io/tensors.js';
+import { readWeights } from '../../src/io/tensors.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { openTask } from '../../src/train/task.js';
 import { DataLoader } from '../../src/data/index.js';
 import { freePort, run, sleep } from './util.js';
+import { sourceWeights } from '../source.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'spottune-dist-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const weights = join(dir, 'source.safetensors');
-torch.tidy(() => {
-  torch.manualSeed(5);
-  writeWeights(weights, resnet26({ numClasses: 10, inChannels: 1, width: 0.25 }).stateDict());
-});
+const { dir, weights } = sourceWeights('spottune-dist-');
 
 const trainArgs = (method: string, out: string, epochs: number) => ['src/cli/main.ts', 'train', '--method', method, '--data', 'digits', '--per-class', '20', '--width', '0.25',
   '--weights', weights, '--epochs', String(epochs), '--batch-size', '32', '--lr', '0.05', '--gamma', '1', '--seed', '2', '--quiet', '--output', out];

@@ -4,25 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
-import { resnet26 } from '../../src/models/index.js';
-import { writeWeights } from '../../src/io/tensors.js';
 import { makeConfig, type TrainConfig } from '../../src/train/config.js';
 import { train, type EpochMetrics } from '../../src/train/engine.js';
 import { buildRun } from '../../src/train/build.js';
 import { loadCheckpoint, plain } from '../../src/train/checkpoint.js';
+import { sourceWeights } from '../source.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'spottune-features-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const weights = join(dir, 'source.safetensors');
-torch.tidy(() => {
-  torch.manualSeed(5);
-  writeWeights(weights, resnet26({ numClasses: 10, inChannels: 1, width: 0.25 }).stateDict());
-});
+const { dir, weights } = sourceWeights('spottune-features-');
 
 const config = (o: Partial<TrainConfig>): TrainConfig => makeConfig({ method: 'finetune', arch: 'resnet26', width: 0.25, data: 'digits', perClass: 10, weights, epochs: 2, batchSize: 20, lr: 0.05, schedule: 'constant', seed: 1, ...o });
 let runs = 0;

@@ -3,21 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
-import { resnet26 } from '../../src/models/index.js';
-import { writeWeights } from '../../src/io/tensors.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { sourceWeights } from '../source.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'spottune-precision-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const weights = join(dir, 'source.safetensors');
-torch.tidy(() => {
-  torch.manualSeed(5);
-  writeWeights(weights, resnet26({ numClasses: 10, inChannels: 1, width: 0.25 }).stateDict());
-});
+const { dir, weights } = sourceWeights('spottune-precision-');
 const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const args = (out: string, ...more: string[]) => ['train', '--method', 'spottune', '--data', 'digits', '--per-class', '10', '--width', '0.25', '--weights', weights,
   '--epochs', '3', '--batch-size', '16', '--lr', '0.05', '--seed', '3', '--threads', '2', '--quiet', '--output', out, ...more];
