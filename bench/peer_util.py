@@ -1,5 +1,9 @@
 """Timing shared by the PyTorch peers of the benchmarks (same method as bench/harness.ts)."""
+import os
 import time
+
+# SPOTTUNE_BENCH_CLOCK=cpu: this process's CPU time, as bench/harness.ts.
+_now = time.process_time if os.environ.get('SPOTTUNE_BENCH_CLOCK') == 'cpu' else time.perf_counter
 
 
 def timed(fn, reps, warmup=3):
@@ -8,7 +12,7 @@ def timed(fn, reps, warmup=3):
         fn()
     out = []
     for _ in range(reps):
-        t = time.perf_counter()
+        t = _now()
         fn()
-        out.append((time.perf_counter() - t) * 1000)
+        out.append((_now() - t) * 1000)
     return out

@@ -24,11 +24,6 @@ export function autocastDevice(device: string): AutocastDevice {
   return type;
 }
 
-// Whether CPU autocast is on, kept here so conv2d can choose its kernel without a native call.
-let cpuOn = false;
-/** Whether autocast is on for CPU operators (conv2d then leaves its float32 Winograd kernel). */
-export const cpuAutocastOn = (): boolean => cpuOn;
-
 /** Runs fn (synchronous) with autocast on the device, then restores the previous state. */
 export function autocast<T>(fn: () => T, o: AutocastOptions): T {
   const device = autocastDevice(o.device);
@@ -36,14 +31,12 @@ export function autocast<T>(fn: () => T, o: AutocastOptions): T {
   const n = native();
   const [wasOn, wasDtype] = n.autocastState(device);
   n.setAutocast(device, o.enabled ?? true, dtypeCode[o.dtype], true);
-  if (device === 'cpu') cpuOn = o.enabled ?? true;
   try {
     const result = fn();
     if (result instanceof Promise) throw new Error('autocast(fn): fn must be synchronous (it returned a Promise)');
     return result;
   } finally {
     n.setAutocast(device, wasOn, wasDtype, false);
-    if (device === 'cpu') cpuOn = wasOn;
   }
 }
 

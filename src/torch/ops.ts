@@ -4,7 +4,6 @@
 import { native, type Handle, type Native } from './native.js';
 import { dtypeCode, type DType } from './dtype.js';
 import { Tensor } from './tensor.js';
-import { cpuAutocastOn } from './autocast.js';
 
 let N: Native | undefined;
 
@@ -287,15 +286,15 @@ let winograd = process.env.SPOTTUNE_WINOGRAD !== '0';
  * Whether 3×3, stride-1, padding-1 convolutions without bias use the addon's Winograd kernel
  * (native/src/kernels/winograd.cc: a quarter of the multiplications, results equal to direct
  * convolution within float32 rounding, ~1e-6 relative). On by default; SPOTTUNE_WINOGRAD=0
- * turns it off at start-up. Cases the kernel does not cover fall back to aten::conv2d, and so
- * do convolutions under CPU autocast: oneDNN's bfloat16 convolution (channels-last, AVX512-BF16)
- * takes about 0.9× the CPU time of the float32 Winograd kernel on ResNet-26's shapes.
+ * turns it off at start-up. Under CPU autocast (bfloat16) the kernel takes bfloat16 activations
+ * and multiplies in bfloat16 on CPUs with AVX-512 BF16 (docs/performance.md). Cases the kernel
+ * does not cover fall back to aten::conv2d (under autocast: oneDNN's bfloat16 convolution).
  */
 export function useWinograd(on: boolean): void {
   winograd = on;
 }
 export const conv2d = (x: Tensor, weight: Tensor, bias?: Tensor, stride: Pair = 1, padding: Pair = 0, dilation: Pair = 1, groups = 1) =>
-  winograd && !cpuAutocastOn() && !bias && groups === 1 && one(stride, 1) && one(padding, 1) && one(dilation, 1) && weight.shape[2] === 3 && weight.shape[3] === 3
+  winograd && !bias && groups === 1 && one(stride, 1) && one(padding, 1) && one(dilation, 1) && weight.shape[2] === 3 && weight.shape[3] === 3
     ? op('spottune::conv3x3').t(H(x), H(weight))
     : op('conv2d').t(H(x), H(weight), bias && H(bias), stride, padding, dilation, groups);
 /**
