@@ -58,8 +58,8 @@ export async function pretrainCommand(partial: Partial<TrainConfig> & Pick<Train
   return weights;
 }
 
-export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last'; routing?: EvalRouting; routed?: boolean }): Promise<void> {
-  const run = loadRun(dir, o.checkpoint ?? 'best', o.routing);
+export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last'; routing?: EvalRouting; routed?: boolean; device?: string }): Promise<void> {
+  const run = loadRun(dir, { checkpoint: o.checkpoint, routing: o.routing, device: o.device });
   const { config, task, model, routing } = run;
   if (o.routed === false) {
     if (!(model instanceof SpotTuneModel)) throw new Error(`--no-routed: method ${config.method} trains one network, which has no branches to route`);
@@ -68,18 +68,18 @@ export async function evalCommand(dir: string, o: OutputOptions & { checkpoint?:
   const t0 = performance.now();
   const r = await evaluateRun(run);
   const seconds = (performance.now() - t0) / 1000;
-  const out = { run: dir, method: config.method, data: config.data, routing: routing ?? null, testAcc: r.acc, testTop5: r.top5, blockFreq: r.blockFreq, images: task.test.length, seconds };
+  const out = { run: dir, method: config.method, data: config.data, routing: routing ?? null, device: run.device, testAcc: r.acc, testTop5: r.top5, blockFreq: r.blockFreq, images: task.test.length, seconds };
   if (o.json) console.log(JSON.stringify(out));
   else {
-    console.log(`${config.method} on ${config.data} (${o.checkpoint ?? 'best'} checkpoint${routing ? `, routing ${routing}` : ''}): test accuracy ${r.acc.toFixed(2)}% (top-5 ${r.top5.toFixed(2)}%) on ${task.test.length} images in ${seconds.toFixed(1)} s`);
+    console.log(`${config.method} on ${config.data} (${o.checkpoint ?? 'best'} checkpoint${routing ? `, routing ${routing}` : ''}): test accuracy ${r.acc.toFixed(2)}% (top-5 ${r.top5.toFixed(2)}%) on ${task.test.length} images in ${seconds.toFixed(1)} s on ${run.device}`);
     console.log(`fine-tune frequency per block: ${r.blockFreq.map((f) => f.toFixed(2)).join(' ')}`);
   }
   model.dispose();
 }
 
 /** Classifies each image; one that cannot be read is reported and skipped, and the exit status is then 1. */
-export async function predictCommand(images: string[], dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last' }): Promise<void> {
-  const run = loadRun(dir, o.checkpoint ?? 'best');
+export async function predictCommand(images: string[], dir: string, o: OutputOptions & { checkpoint?: 'best' | 'last'; device?: string }): Promise<void> {
+  const run = loadRun(dir, { checkpoint: o.checkpoint, device: o.device });
   const rows = await predict(run, images, (e) => {
     if (!o.json) process.stderr.write(`spottune: ${e.message}\n`);
   });

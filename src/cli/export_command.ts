@@ -21,6 +21,8 @@ export interface ExportCommandOptions {
   verify?: number;
   /** Largest |Δlogit| accepted by --verify. */
   tolerance?: number;
+  /** Where the model is loaded and --verify runs libtorch; the file is written from CPU copies of the weights. */
+  device?: string;
   json?: boolean;
 }
 
@@ -28,7 +30,7 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
   if (o.format !== 'onnx') throw new Error(`--format ${o.format}: only onnx is supported`);
   if (!o.output && !o.web) throw new Error('give --output <file.onnx>, --web <folder>, or both');
   const checkpoint = o.checkpoint ?? 'best';
-  const { config, task, model, routing } = loadRun(dir, checkpoint, o.routing);
+  const { config, task, model, routing, device } = loadRun(dir, { checkpoint, routing: o.routing, device: o.device });
   try {
     if (task.test.length === 0) throw new Error(`${dir}: the run's test set is empty; the input size comes from its first image`);
     const first = await task.evalTransform(task.test.get(0), new Rng(0));
@@ -59,7 +61,7 @@ export async function exportCommand(dir: string, o: ExportCommandOptions): Promi
     const session = await openSession(exported.bytes);
     try {
       const loader = new DataLoader(task.test, task.evalTransform, { batchSize: 50 });
-      const c = await compareWithLibtorch(session, model, loader.epoch(0), { limit: o.verify, routing: exported.routing });
+      const c = await compareWithLibtorch(session, model, loader.epoch(0), { limit: o.verify, routing: exported.routing, device });
       const tolerance = o.tolerance ?? 1e-4;
       const decisions = exported.outputs.length > 1 ? c.images * model.numBlocks : 0;
       if (o.json) console.log(JSON.stringify({ ...summary, verify: { ...c, tolerance } }));

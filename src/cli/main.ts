@@ -80,6 +80,9 @@ function sweepFlags(c: Command): Command {
 
 type Flags = Record<string, unknown>;
 
+/** --device of the commands that open a trained run: any device, whichever one the run trained on. */
+const runDevice = () => declaredOption('device', TRAIN_OPTIONS.device, 'default "cpu", whichever device the run trained on');
+
 /**
  * The configuration fields given as flags (commander names a flag's value by its camel case,
  * --skip-nonfinite → skipNonfinite, so map back to the declared names). A method option that
@@ -163,10 +166,11 @@ program.command('eval')
   .addOption(new Option('--checkpoint <which>', 'which checkpoint').choices(['best', 'last']).default('best'))
   .addOption(new Option('--routing <mode>', 'decisions: argmax, sample (the reference code), average (mean of 8 sampled routings), finetuned (only fine-tuned blocks), frozen').choices(['argmax', 'sample', 'average', 'finetuned', 'frozen']))
   .option('--no-routed', 'compute both branches of every block instead of only the chosen one')
+  .addOption(runDevice())
   .option('--json', 'print JSON')
   .action(async (run: string, f: Flags) => {
     const { evalCommand } = await import('./commands.js');
-    await evalCommand(run, { checkpoint: f.checkpoint as 'best', routing: f.routing as EvalRouting | undefined, routed: f.routed as boolean, json: f.json === true });
+    await evalCommand(run, { checkpoint: f.checkpoint as 'best', routing: f.routing as EvalRouting | undefined, routed: f.routed as boolean, device: f.device as string | undefined, json: f.json === true });
   });
 
 program.command('check-data')
@@ -187,10 +191,11 @@ program.command('predict')
   .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
   .requiredOption('--run <dir>', 'run folder')
   .addOption(new Option('--checkpoint <which>', 'which checkpoint').choices(['best', 'last']).default('best'))
+  .addOption(runDevice())
   .option('--json', 'print JSON')
   .action(async (images: string[], f: Flags) => {
     const { predictCommand } = await import('./commands.js');
-    await predictCommand(images, f.run as string, { checkpoint: f.checkpoint as 'best', json: f.json === true });
+    await predictCommand(images, f.run as string, { checkpoint: f.checkpoint as 'best', device: f.device as string | undefined, json: f.json === true });
   });
 
 program.command('export')
@@ -203,11 +208,12 @@ program.command('export')
   .addOption(new Option('--routing <mode>', 'two-branch models: argmax (policy network), finetuned or frozen (every image on one branch); default: the run\'s').choices(['argmax', 'finetuned', 'frozen', 'sample']))
   .option('--verify [images]', 'run the exported model in onnxruntime and libtorch on the run\'s test images (default 100) and compare', int('--verify'))
   .option('--tolerance <x>', 'largest |Δlogit| --verify accepts', num('--tolerance'), 1e-4)
+  .addOption(runDevice())
   .option('--json', 'print JSON')
   .action(async (run: string, f: Flags) => {
     const { exportCommand } = await import('./export_command.js');
     const verify = f.verify === true ? 100 : (f.verify as number | undefined);
-    await exportCommand(run, { format: f.format as string, output: f.output as string | undefined, web: f.web as string | undefined, checkpoint: f.checkpoint as 'best', routing: f.routing as 'argmax' | undefined, verify, tolerance: f.tolerance as number, json: f.json === true });
+    await exportCommand(run, { format: f.format as string, output: f.output as string | undefined, web: f.web as string | undefined, checkpoint: f.checkpoint as 'best', routing: f.routing as 'argmax' | undefined, verify, tolerance: f.tolerance as number, device: f.device as string | undefined, json: f.json === true });
   });
 
 program.command('inspect-weights')
@@ -224,7 +230,11 @@ program.command('demo')
   .description('pre-train on Fashion-MNIST (cached), transfer to font letters with five methods, print the table, write the HTML report')
   .option('--output <dir>', 'folder of the demo\'s runs and report', 'runs/demo')
   .option('--jobs <n>', 'runs at a time', int('--jobs'))
-  .action(async (f: Flags) => (await import('../experiments/demo.js')).demoCommand({ output: f.output as string, jobs: f.jobs as number | undefined }));
+  .addOption(declaredOption('device', TRAIN_OPTIONS.device))
+  .addOption(declaredOption('precision', TRAIN_OPTIONS.precision, 'default "fp32"; the transfers only, the cached source model is fp32'))
+  .action(async (f: Flags) => (await import('../experiments/demo.js')).demoCommand({
+    output: f.output as string, jobs: f.jobs as number | undefined, device: f.device as string | undefined, precision: f.precision as 'fp32' | undefined,
+  }));
 
 sweepFlags(program.command('sweep'))
   .description('methods × datasets × seeds, each run in its own folder; re-running skips finished runs and resumes interrupted ones')

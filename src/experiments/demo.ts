@@ -11,6 +11,7 @@ import { runSweep } from './sweep.js';
 import { loadRuns } from './runs.js';
 import { compare, formatComparison } from './table.js';
 import { renderReport } from './report.js';
+import { checkDevicePrecision, type Precision } from '../train/device_precision.js';
 
 // Sized to finish in a few minutes on 2 cores (docs/experiments.md): a quarter-width
 // ResNet-26, 10,000 Fashion-MNIST images for 6 epochs, then 40 epochs on 100 letters.
@@ -30,10 +31,13 @@ export function demoCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spottune', 'demo', key);
 }
 
-export function demoSweep(): SweepConfig {
+/** The demo as a sweep; `device` for every run, `precision` for the transfers (the cached source model stays fp32). */
+export function demoSweep(o: { device?: string; precision?: string } = {}): SweepConfig {
+  const device = o.device && o.device !== 'cpu' ? { device: o.device } : {};
+  const precision = o.precision && o.precision !== 'fp32' ? { precision: o.precision } : {};
   return {
-    sources: { 'fashion-mnist': DEMO_SOURCE },
-    base: DEMO_TRANSFER,
+    sources: { 'fashion-mnist': { ...DEMO_SOURCE, ...device } },
+    base: { ...DEMO_TRANSFER, ...device, ...precision },
     methods: DEMO_METHODS,
     datasets: ['glyphs'],
     seeds: [0],
@@ -53,8 +57,10 @@ function clearOutput(output: string): void {
   rmSync(output, { recursive: true, force: true });
 }
 
-export async function demoCommand(o: { output: string; jobs?: number }): Promise<void> {
+export async function demoCommand(o: { output: string; jobs?: number; device?: string; precision?: Precision }): Promise<void> {
   const t0 = performance.now();
+  // A device this machine lacks (or fp16 on the CPU) is refused before the output folder is touched.
+  checkDevicePrecision(o.device ?? 'cpu', o.precision ?? 'fp32');
   const log = (l: string) => process.stderr.write(l + '\n');
   const sources = demoCacheDir();
   const cached = existsSync(join(sources, 'fashion-mnist', 'done'));
@@ -64,7 +70,7 @@ export async function demoCommand(o: { output: string; jobs?: number }): Promise
   clearOutput(o.output);
   mkdirSync(o.output, { recursive: true });
   writeFileSync(join(o.output, MARKER), JSON.stringify({ source: sources, startedAt: new Date().toISOString() }) + '\n');
-  const cfg = demoSweep();
+  const cfg = demoSweep(o);
   // One source model on every core, then the transfer runs two at a time on one core each.
   const summary = await runSweep(cfg, { output: o.output, jobs: o.jobs ?? 2, sourceThreads: availableParallelism(), sourcesDir: sources, sourceEpochs: true, log });
   if (summary.failed.length > 0) throw new Error(`demo: ${summary.failed.map((f) => `${f.job.name} failed: ${f.error}`).join('\n')}`);

@@ -38,7 +38,8 @@ async function pixelsOf(run: BuiltRun, index: number): Promise<Image> {
   return { data: new Uint8Array(data), width: info.width, height: info.height, channels: 3 };
 }
 
-export async function recordExamples(run: BuiltRun): Promise<Examples> {
+/** `device`: where the run's model is (the images are copied there). */
+export async function recordExamples(run: BuiltRun, device = 'cpu'): Promise<Examples> {
   const { task, model } = run;
   const picked: number[] = [];
   const count = new Map<number, number>();
@@ -55,7 +56,7 @@ export async function recordExamples(run: BuiltRun): Promise<Examples> {
   inputs.forEach((c, k) => x.set(c.data, k * c.data.length));
   model.setTraining(false);
   const [probs, decisions] = torch.tidy(() => {
-    const out = model.forwardEval(torch.tensor(x, { shape: [inputs.length, channels, height, width] }));
+    const out = model.forwardEval(torch.toDeviceAsync(torch.tensor(x, { shape: [inputs.length, channels, height, width], device: 'cpu' }), device));
     return [out.logits.softmax(1).toArray(), out.decisions.toArray()];
   });
   const C = task.classes.length;

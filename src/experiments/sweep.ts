@@ -52,18 +52,37 @@ function writeJson(path: string, value: unknown): void {
   writeFileAtomic(path, (append) => append(Buffer.from(JSON.stringify(value, null, 2) + '\n')));
 }
 
-/** Writes a job's config.json, or checks that the one there is the same. */
+/**
+ * Writes a job's config.json, or checks that the one there is the same but for the device (a
+ * sweep started on a GPU resumes on the CPU and the other way round: the new device is written).
+ */
 function prepare(job: Job): void {
   mkdirSync(job.dir, { recursive: true });
   const path = join(job.dir, 'config.json');
   if (existsSync(path)) {
-    const saved = readFileSync(path, 'utf8');
-    if (JSON.stringify(JSON.parse(saved)) !== JSON.stringify(job.config)) {
+    const saved = JSON.parse(readFileSync(path, 'utf8'));
+    if (JSON.stringify({ ...saved, device: undefined }) !== JSON.stringify({ ...job.config, device: undefined })) {
       throw new Error(`${path} holds another configuration than this sweep's for ${job.name}: delete that folder to run it again with the new settings, or choose another --output`);
     }
-    return;
+    if (JSON.stringify(saved) === JSON.stringify(job.config)) return;
   }
   writeJson(path, job.config);
+}
+
+/** Every job's device and precision checked on this machine (see checkDevicePrecision), before any folder is made. */
+export async function checkDevices(jobs: readonly Job[]): Promise<void> {
+  const { checkDevicePrecision } = await import('../train/device_precision.js');
+  const seen = new Set<string>();
+  for (const { name, config: c } of jobs) {
+    const key = `${c.device}|${c.precision}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    try {
+      checkDevicePrecision(c.device ?? 'cpu', c.precision ?? 'fp32');
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+  }
 }
 
 /** Waits while a worker of an earlier (killed) sweep still holds the folder: it stops by itself. */
@@ -154,6 +173,7 @@ export async function runSweep(cfg: SweepConfig, options: SweepOptions): Promise
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${threads}`);
   const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const plan = planSweep(cfg, output, { sourcesDir: options.sourcesDir, where: options.where });
+  await checkDevices([...plan.sources, ...plan.runs]);
   for (const job of [...plan.sources, ...plan.runs]) prepare(job);
   writeJson(join(output, 'sweep.json'), cfg);
 

@@ -40,7 +40,7 @@ const result = await train(config, dir, {
     },
     onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
     onTrainEnd: async (run) => {
-      if (kind === 'run') writeExamples(join(dir, EXAMPLES_FILE), await recordExamples(run));
+      if (kind === 'run') writeExamples(join(dir, EXAMPLES_FILE), await recordExamples(run, config.device));
     },
   },
 });

@@ -49,6 +49,8 @@ export interface CompareOptions {
   limit?: number;
   /** The routing the graph implements (two-branch models; 'fixed' or undefined: the model's own). */
   routing?: EvalRouting | 'fixed';
+  /** The model's device (default cpu): the images are copied there. */
+  device?: string;
 }
 
 /** Runs the images through both; `model` is the one exported, put in evaluation mode. */
@@ -68,7 +70,7 @@ export async function compareWithLibtorch(session: ort.InferenceSession, model: 
     r.onnxSeconds += (performance.now() - t0) / 1000;
     t0 = performance.now();
     const ref = torch.tidy(() => {
-      const input = torch.tensor(x, { shape: [...shape] });
+      const input = torch.toDeviceAsync(torch.tensor(x, { shape: [...shape], device: 'cpu' }), o.device ?? 'cpu');
       const out = model instanceof SpotTuneModel ? model.forwardEval(input, routing) : model.forwardEval(input);
       return { logits: out.logits.data() as Float32Array, decisions: out.decisions.toArray() };
     });

@@ -51,17 +51,24 @@ const H = (t: Tensor): Handle => t.handle;
 
 let devicesRequired = 0;
 /**
- * Runs fn with every factory (zeros, randn, arange, tensor(), ...) required to name its device:
- * one that does not throws. Device threading is tested with it on the CPU: a tensor made
- * without a device would land on the CPU in a GPU run and meet the GPU's tensors in an operator.
+ * Runs fn (sync, or async until its promise settles) with every factory (zeros, randn, arange,
+ * tensor(), ...) required to name its device: one that does not throws. Device threading is
+ * tested with it on the CPU: a tensor made without a device would land on the CPU in a GPU run
+ * and meet the GPU's tensors in an operator.
  */
 export function requireDevices<T>(fn: () => T): T {
   devicesRequired++;
+  let result: T;
   try {
-    return fn();
-  } finally {
+    result = fn();
+  } catch (e) {
     devicesRequired--;
+    throw e;
   }
+  // An async fn (evaluation over a loader) keeps the requirement until it settles.
+  if (result instanceof Promise) return result.finally(() => devicesRequired--) as T;
+  devicesRequired--;
+  return result;
 }
 /** The device a factory was given (undefined: the CPU), checked under requireDevices. */
 export function dev(o: { device?: string } | undefined): string | undefined {

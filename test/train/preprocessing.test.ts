@@ -49,7 +49,7 @@ test('pretrain records the input in its weights and run folder; a grey image fol
   assert.deepEqual(JSON.parse(readFileSync(join(run, 'preprocessing.json'), 'utf8')), fine);
 
   // predict and eval rebuild the run's input: 1×28×28, (x/255 − 0.5)/0.5.
-  const loaded = loadRun(run, 'last');
+  const loaded = loadRun(run, { checkpoint: 'last' });
   assert.deepEqual(loaded.task.preprocessing, fine);
   const chw = await loaded.task.fileTransform({ kind: 'file', path: join(folder, 'val', 'light', '0.png') }, new Rng(0));
   assert.deepEqual([chw.channels, chw.height, chw.width], [1, 28, 28]);
