@@ -47,7 +47,7 @@ fi
 
 # 3. Device tests: the suite's device subset on the GPU, compared with the CPU.
 tt=$(date +%s)
-SPOTTUNE_TEST_DEVICE=$DEVICE node --import tsx --test --test-concurrency=1 test/device/device.test.ts test/torch/autocast.test.ts test/optim/grad_scaler.test.ts > "$OUT/tests.tap" 2>&1
+SPOTTUNE_TEST_DEVICE=$DEVICE node --import tsx --test --test-concurrency=1 test/device/device.test.ts test/torch/autocast.test.ts test/optim/grad_scaler.test.ts test/train/saved_run_device.test.ts > "$OUT/tests.tap" 2>&1
 for k in pass fail skipped; do eval "$k=$(grep -m1 "^# $k " "$OUT/tests.tap" | awk '{print $3}')"; done
 row "device tests on $DEVICE" "$pass passed, $fail failed, $skipped skipped ($(( $(date +%s) - tt )) s)" "$(grep '^not ok' "$OUT/tests.tap" | head -3 | tr '\n' ';')"
 
