@@ -4,9 +4,8 @@
 // It stops when the sweep that started it dies, so a killed sweep leaves no orphan writing into
 // a folder that a re-run is about to resume. Training rarely lets the event loop reach I/O (so
 // the IPC channel's 'disconnect' may come late): each batch also checks that the parent is the same.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TrainConfig } from '../train/config.js';
 import { DONE_FILE, PID_FILE, type DoneMarker, type WorkerMessage } from './run_files.js';
 
 const [kind, dir] = process.argv.slice(2);
@@ -23,7 +22,9 @@ const stopIfOrphaned = () => {
 const send = (m: WorkerMessage) => process.send?.(m);
 
 writeFileSync(join(dir, PID_FILE), String(process.pid));
-const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as TrainConfig;
+// A setting the file lacks (a sweep begun before it was declared) takes its default.
+const { readConfigFile } = await import('../train/config.js');
+const config = readConfigFile(join(dir, 'config.json'));
 const { train } = await import('../train/engine.js');
 const { writeTextAtomic } = await import('../io/file.js');
 const { recordExamples, writeExamples, EXAMPLES_FILE } = await import('./examples.js');
