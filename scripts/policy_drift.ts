@@ -32,7 +32,7 @@ console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const dir of process.argv.slice(2)) {
   const config = readConfigFile(join(dir, 'config.json'));
   const init = buildRun(config);
-  const last = loadRun(dir, 'last');
+  const last = loadRun(dir, { checkpoint: 'last' });
   const L = last.model.numBlocks;
   const loader = new DataLoader(last.task.train, last.task.evalTransform, { batchSize: 100000 });
   let x: Tensor | undefined;
