@@ -3,13 +3,12 @@
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
 import type { Module, Parameter } from '../nn/index.js';
-import { Agent, type Backbone } from '../models/index.js';
+import type { Backbone } from '../models/index.js';
 import { Rng } from '../util/rng.js';
 import { PlainModel } from './plain_model.js';
-import { SpotTuneModel } from './spottune_model.js';
-import { TwoBranchNet } from './two_branch_net.js';
+import { spotTuneModel } from './spottune_model.js';
 import type { Method, OptionRecord, StrategyContext, TrainModel } from './method.js';
-import { BSS_OPTIONS, CO_TUNING_OPTIONS, DELTA_OPTIONS, GLOBAL_K_OPTIONS, L2SP_OPTIONS, SPOTTUNE_OPTIONS, TWO_BRANCH_OPTIONS, type EvalRouting, type MethodOptions } from './options.js';
+import { BSS_OPTIONS, CO_TUNING_OPTIONS, DELTA_OPTIONS, GLOBAL_K_OPTIONS, L2SP_OPTIONS, SPOTTUNE_OPTIONS, TWO_BRANCH_OPTIONS, type EvalRouting } from './options.js';
 import { bssModel } from './bss.js';
 import { coTuningModel } from './co_tuning.js';
 import { DeltaModel } from './delta.js';
@@ -53,19 +52,6 @@ function l2sp(ctx: StrategyContext, o: OptionValues<typeof L2SP_OPTIONS>): Train
   return new PlainModel(net, { frozen: [], regularizer, weightDecay: 0, onDispose: () => torch.dispose(anchored.map(([, p0]) => p0)) });
 }
 
-function spottune(ctx: StrategyContext, o: Partial<MethodOptions> & OptionValues<typeof TWO_BRANCH_OPTIONS>, policy: 'agent' | 'random'): TrainModel {
-  const net = new TwoBranchNet(ctx.pretrained(), ctx.pretrained(), { frozenBn: o.frozenBn });
-  const source = policy === 'random'
-    ? { kind: 'random' as const, alwaysFrom: Math.max(0, net.numBlocks - 3) }
-    : { kind: 'agent' as const, agent: new Agent({ numBlocks: net.numBlocks, inChannels: ctx.inChannels, width: o.agentWidth ?? 1, inputSize: o.agentInputSize }) };
-  const globalK = o.k === undefined ? undefined : { k: o.k, lambda1: o.lambda1 ?? 0, lambda2: o.lambda2 ?? 0 };
-  // random-policy has no temperature: it samples no Gumbel noise.
-  // random-policy has no temperature: it samples no Gumbel noise.
-  return new SpotTuneModel(net, source, {
-    tau: o.tau ?? 1, tauAnneal: o.tauAnneal, evalRouting: o.evalRouting, evalSamples: o.evalSamples, globalK, agentBias: o.agentBias, warmupMixed: o.warmupMixed,
-  });
-}
-
 /** Declares a method (the helper only ties the build function's options to the declared ones). */
 function method<R extends OptionRecord>(m: Method<R>): Method<R> {
   return m;
@@ -93,7 +79,7 @@ const methods: Method<any>[] = [
     options: NONE,
     build: (ctx) => { const net = ctx.pretrained(); return blockSubset(net, net.blocks.map((_, i) => i >= net.blocks.length - k)); },
   })),
-  method({ name: 'random-policy', summary: 'two branches; last three blocks always fine-tuned, a coin flip per image for the others', options: TWO_BRANCH_OPTIONS, build: (ctx, o) => spottune(ctx, o, 'random') }),
+  method({ name: 'random-policy', summary: 'two branches; last three blocks always fine-tuned, a coin flip per image for the others', options: TWO_BRANCH_OPTIONS, build: (ctx, o) => spotTuneModel(ctx, o, 'random') }),
   method({ name: 'finetune-deeper', summary: 'standard fine-tuning of a deeper network (--deeper-arch, --deeper-weights)', options: NONE, build: (ctx) => new PlainModel(ctx.deeper(), { frozen: [] }) }),
   method({ name: 'l2sp', summary: 'fine-tuning with the L2-SP penalty toward the pre-trained weights', paper: 'Li, Grandvalet, Davoine, Explicit Inductive Bias for Transfer Learning with Convolutional Networks, ICML 2018', options: L2SP_OPTIONS, build: l2sp }),
   method({
@@ -126,13 +112,13 @@ const methods: Method<any>[] = [
     options: CO_TUNING_OPTIONS,
     build: (ctx, o) => coTuningModel(ctx.pretrained(), ctx.source(), { lambda: o.coTuningLambda }),
   }),
-  method({ name: 'spottune', summary: 'SpotTune: a policy network picks, per image and block, fine-tuned or frozen', options: SPOTTUNE_OPTIONS, build: (ctx, o) => spottune(ctx, o, 'agent') }),
-  method({ name: 'spottune-global-k', summary: 'SpotTune with the Global-k loss (fine-tune k blocks on average)', options: GLOBAL_K_OPTIONS, build: (ctx, o) => spottune(ctx, o, 'agent') }),
+  method({ name: 'spottune', summary: 'SpotTune: a policy network picks, per image and block, fine-tuned or frozen', options: SPOTTUNE_OPTIONS, build: (ctx, o) => spotTuneModel(ctx, o, 'agent') }),
+  method({ name: 'spottune-global-k', summary: 'SpotTune with the Global-k loss (fine-tune k blocks on average)', options: GLOBAL_K_OPTIONS, build: (ctx, o) => spotTuneModel(ctx, o, 'agent') }),
   method({
     name: 'spottune-finetuned',
     summary: 'SpotTune trained, evaluated running only the fine-tuned blocks',
     options: { ...SPOTTUNE_OPTIONS, evalRouting: { ...SPOTTUNE_OPTIONS.evalRouting, default: 'finetuned' as const } },
-    build: (ctx, o) => spottune(ctx, o, 'agent'),
+    build: (ctx, o) => spotTuneModel(ctx, o, 'agent'),
   }),
 ];
 

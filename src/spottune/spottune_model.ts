@@ -2,13 +2,14 @@
 // the policy network (SpotTune, Global-k) or coin flips (the "random policy" baseline).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { backboneLayers, type Agent } from '../models/index.js';
+import { Agent, backboneLayers } from '../models/index.js';
 import type { Parameter } from '../nn/index.js';
 import { globalKLoss, type GlobalKOptions } from './global_k.js';
 import { gumbelSoftmax, gumbelSoftmaxHard, temperature } from './gumbel.js';
-import type { TwoBranchNet } from './two_branch_net.js';
-import type { ModelOutput, ParamGroupSpec, TrainModel } from './method.js';
-import type { EvalRouting } from './options.js';
+import { TwoBranchNet } from './two_branch_net.js';
+import type { ModelOutput, ParamGroupSpec, StrategyContext, TrainModel } from './method.js';
+import type { EvalRouting, MethodOptions, TWO_BRANCH_OPTIONS } from './options.js';
+import type { OptionValues } from '../util/options.js';
 
 export type DecisionSource =
   | { kind: 'agent'; agent: Agent }
@@ -150,6 +151,22 @@ export class SpotTuneModel implements TrainModel {
   dispose(): void {
     this.module.dispose();
   }
+}
+
+/**
+ * The model of the two-branch methods (spottune, spottune-global-k, spottune-finetuned; with
+ * policy 'random', random-policy) from their options.
+ */
+export function spotTuneModel(ctx: StrategyContext, o: Partial<MethodOptions> & OptionValues<typeof TWO_BRANCH_OPTIONS>, policy: 'agent' | 'random'): SpotTuneModel {
+  const net = new TwoBranchNet(ctx.pretrained(), ctx.pretrained(), { frozenBn: o.frozenBn });
+  const source = policy === 'random'
+    ? { kind: 'random' as const, alwaysFrom: Math.max(0, net.numBlocks - 3) }
+    : { kind: 'agent' as const, agent: new Agent({ numBlocks: net.numBlocks, inChannels: ctx.inChannels, width: o.agentWidth ?? 1, inputSize: o.agentInputSize }) };
+  const globalK = o.k === undefined ? undefined : { k: o.k, lambda1: o.lambda1 ?? 0, lambda2: o.lambda2 ?? 0 };
+  // random-policy has no temperature: it samples no Gumbel noise.
+  return new SpotTuneModel(net, source, {
+    tau: o.tau ?? 1, tauAnneal: o.tauAnneal, evalRouting: o.evalRouting, evalSamples: o.evalSamples, globalK, agentBias: o.agentBias, warmupMixed: o.warmupMixed,
+  });
 }
 
 /** Sets the policy's last-layer bias to (0, b) for every block: p(fine-tuned) = sigmoid(b) where the features contribute nothing. */

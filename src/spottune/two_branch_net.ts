@@ -6,7 +6,7 @@
 // shared and trainable, the head is new. Decisions come from outside (spottune_model.ts).
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { BatchNorm2d, Conv2d, Linear, Module, Sequential } from '../nn/index.js';
+import { BatchNorm2d, Conv2d, Module, Sequential } from '../nn/index.js';
 import type { Backbone, ResidualBlock } from '../models/index.js';
 
 export interface TwoBranchNetOptions {
@@ -37,7 +37,7 @@ export class TwoBranchNet extends Module<[Tensor, Tensor], Tensor> {
     for (const p of source.parameters()) if (!kept.has(p)) p.dispose();
     this.frozenBn = o.frozenBn ?? 'train';
     for (const m of this.frozen.modules()) {
-      if (m instanceof Conv2d || m instanceof Linear || (m instanceof BatchNorm2d && this.frozenBn === 'eval')) m.freeze();
+      if (m instanceof Conv2d || (m instanceof BatchNorm2d && this.frozenBn === 'eval')) m.freeze();
     }
     this.train();
   }

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import * as torch from '../../src/torch/index.js';
 import type { Tensor } from '../../src/torch/index.js';
 import type { Module } from '../../src/nn/index.js';
+import { SGD } from '../../src/optim/index.js';
+import { Agent, createBackbone, type Backbone } from '../../src/models/index.js';
+import { SpotTuneModel, TwoBranchNet } from '../../src/spottune/index.js';
 
 export const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/spottune/${name}`, import.meta.url), 'utf8'));
 export const fixturePath = (name: string) => new URL(`../../fixtures/spottune/${name}`, import.meta.url).pathname;
@@ -115,3 +118,113 @@ export function assertValues(a: ArrayLike<number>, e: number[], what: string, to
 }
 
 export const values = (t: Tensor) => Array.from(t.detach().double().contiguous().data() as Float64Array);
+
+function build(f: any): SpotTuneModel {
+  const c = f.case;
+  const backbone = (): Backbone => {
+    const net = createBackbone(c.arch, { numClasses: c.classes, width: c.width });
+    fillByName(net, 'net:');
+    return net;
+  };
+  // the fine-tuned blocks differ from the frozen ones (as after some training; equal branches
+  // would give the policy no gradient at all)
+  const tuned = backbone();
+  tuned.namedChildren().filter(([k]) => k.startsWith('layer')).forEach(([k, layer]) => {
+    for (const [b, block] of layer.namedChildren()) fillByName(block, `tuned:${k}.${b}.`);
+  });
+  const net = new TwoBranchNet(tuned, backbone());
+  const agent = new Agent({ numBlocks: f.blocks, width: c.agentWidth });
+  fillByName(agent, 'agent:');
+  return new SpotTuneModel(net, { kind: 'agent', agent }, { tau: c.tau, evalRouting: 'argmax', globalK: c.globalK });
+}
+
+/**
+ * Relative tolerances, measured (docs/method-checks.md). The first step's forward pass within
+ * 1e-5 and its gradients within 2e-5 (1e-4 with Winograd convolutions, whose float32 rounding
+ * differs from PyTorch's direct convolution and is amplified by batch norm over 4 images and, at
+ * τ = 0.5, by the soft sample's 1/τ); ResNet-50 (53 layers of float32) 20 times that. Three SGD
+ * steps at lr 0.1 amplify any rounding difference (the decisions are discontinuous in the
+ * weights), so the trajectory (later steps, displacements, running statistics, evaluation) is
+ * compared without Winograd and within 2e-3 (float32 displacements are differences of nearly
+ * equal weights).
+ */
+function tolerances(name: string) {
+  const deep = name === 'resnet50' ? 20 : 1;
+  return { forward: 1e-5 * deep, grad: 2e-5 * deep, gradWinograd: 1e-4 * deep, trajectory: 2e-3 };
+}
+
+/** Runs an oracle case (fixtures/spottune/<name>.json) and compares it, Winograd convolutions on or off. */
+export function check(name: string, winograd: boolean): void {
+  const f = fixture(`${name}.json`);
+  const c = f.case;
+  const TOL = tolerances(name);
+  torch.useWinograd(winograd);
+  try {
+    torch.tidy(() => {
+      const m = build(f);
+      const params = m.module.namedParameters();
+      assert.deepEqual(params.map(([k]) => k).sort(), Object.keys(f.grads).sort(), 'the same parameters as the oracle');
+      const start = new Map(params.map(([k, p]) => [k, torch.keep(p.detach().clone())]));
+      const groups = m.paramGroups();
+      const opts = groups.map((g) => new SGD(g.params, g.role === 'agent'
+        ? { lr: c.lrAgent, momentum: c.momentum, weightDecay: c.weightDecayAgent }
+        : { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay }));
+      const shape = [c.batch, 3, c.size, c.size];
+      const uniform = (u: number[]) => torch.tensor(Float32Array.from(u), { shape: [c.batch, f.blocks, 2] });
+      m.setTraining(true);
+      for (let step = 0; step < 3; step++) {
+        torch.tidy(() => {
+          const out = m.forwardTrain(image(`input:${step}`, shape), uniform(f.uniform[step]));
+          let loss = torch.crossEntropy(out.logits, torch.tensor(f.labels[step], { dtype: 'int64' }));
+          const reg = m.regularizer(out);
+          if (reg) loss = loss.add(reg);
+          const e = f.steps[step];
+          const tol = step === 0 ? TOL.forward : TOL.trajectory;
+          if (step === 0 || !winograd) {
+            assertValues(values(out.decisions), e.decisions, `step ${step} decisions`, tol);
+            assertValues(values(out.logits), e.logits, `step ${step} logits`, tol);
+            assertValues([loss.item()], [e.loss], `step ${step} loss`, tol);
+          }
+          opts.forEach((o) => o.zeroGrad());
+          loss.backward();
+          if (step === 0) {
+            for (const [k, p] of params) {
+              if (f.grads[k] === null) assert.ok(p.frozen && p.grad === undefined, `${k}: frozen, as in the oracle`);
+              else assertClose(p.grad!, f.grads[k], `gradient of ${k}`, winograd ? TOL.gradWinograd : TOL.grad);
+            }
+          }
+          opts.forEach((o) => o.step());
+        });
+      }
+      if (!winograd) {
+        for (const [k, p] of params) {
+          torch.tidy(() => {
+            const moved = p.detach().sub(start.get(k)!);
+            if (f.grads[k] === null) assert.equal(moved.abs().max().item(), 0, `${k} is frozen: bit for bit`);
+            assertClose(moved, f.displacement[k], `displacement of ${k} after 3 steps`, TOL.trajectory);
+          });
+        }
+        const buffers = [...m.module.stateDict()].filter(([k]) => /running_(mean|var)$/.test(k));
+        assert.equal(buffers.length, Object.keys(f.buffers).length);
+        for (const [k, b] of buffers) assertClose(b, f.buffers[k], `running statistics ${k} after 3 steps`, TOL.trajectory);
+
+        m.setTraining(false);
+        const x = image('input:eval', shape);
+        for (const routing of ['argmax', 'sample'] as const) {
+          const e = f.eval[routing];
+          const out = m.forwardEval(x, routing, uniform(f.eval.uniform));
+          assertValues(values(out.decisions), e.decisions, `eval ${routing} decisions`, TOL.trajectory);
+          assertValues(values(out.logits), e.logits, `eval ${routing} logits (routed)`, TOL.trajectory);
+          assertValues(values(torch.noGrad(() => m.module.forward(x, out.decisions))), e.logits, `eval ${routing} logits (both branches)`, TOL.trajectory);
+        }
+      }
+      torch.dispose([...start.values()]);
+      opts.forEach((o) => o.dispose());
+      m.dispose();
+    });
+  } finally {
+    torch.useWinograd(true);
+    if (process.env.ORACLE_REPORT) console.log(`${name} winograd ${winograd}: ${[...worstSeen].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+    worstSeen.clear();
+  }
+}
