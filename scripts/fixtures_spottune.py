@@ -12,16 +12,18 @@ written into the fixtures, so both sides sample the same decisions. Large tensor
 sketch (norm and four dot products with hashed probe vectors) to keep the files small.
 
 Fixtures:
-  <case>.json             a SpotTune training case: agent logits, decisions, logits, loss and the
-                          gradient of every parameter at the first step, the displacement of every
-                          parameter and the batch-norm statistics after three SGD steps of both
-                          optimizers, evaluation with argmax and with sampled decisions
+  <case>.json             a SpotTune training case, computed in float64: agent logits, decisions,
+                          logits, loss and the gradient of every parameter at the first step, the
+                          displacement of every parameter and the batch-norm statistics after three
+                          SGD steps of both optimizers, evaluation with argmax and with sampled
+                          decisions; with each tensor, the spread of float32 around it (float32_spread)
   rebuffi_arch.json       the authors' models.py ResNet-26 and agent_net.py agent: logits for
                           weights given by name, mapped by module order as load_weights_to_flatresnet does
   resnet26_pretrained.t7  torch.save({'net': models.ResNet}) in the legacy format, as the authors'
                           released file (PyTorch 0.4 pickling: Parameter(data, requires_grad), `_backend`)
   resnet26_py2.t7         the same written as Python 2 pickles it (str as SHORT_BINSTRING)
 """
+import contextlib
 import io
 import json
 import math
@@ -289,52 +291,135 @@ def uniforms(key, n):
     return torch.from_numpy((hash_uniform(key, n) * 0.5 + 0.5).clip(1e-6, 1 - 1e-6).astype(np.float32))
 
 
-def run_case(name, model, agent, blocks, c):
+def run_case(name, make, dtype=torch.float64, channels_last=False, winograd_noise=0.0):
+    """One run of a case: the raw values (float64) of everything the fixture holds. dtype and
+    channels_last: PyTorch's own arithmetic to compare with; winograd_noise: every 3×3 stride-1
+    convolution's output gets that much Gaussian noise (relative to its RMS), the size of the
+    Winograd kernel's float32 rounding (see float32_spread)."""
+    model, agent, blocks, c = make()
     names = {**{f'model.{k}': v for k, v in model.our_names().items()}, **{f'agent.{k}': v for k, v in agent.our_names().items()}}
     init_net(model)
     fill(agent, 'agent:', {k: v[len('agent.'):] for k, v in agent.our_names().items()})
     for m in model.frozen_convs():
         m.weight.requires_grad = False
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for m in (model, agent):
+        m.to(dtype=dtype, memory_format=fmt)
+    if winograd_noise:
+        noise = torch.Generator().manual_seed(0)
+        for m in list(model.modules()) + list(agent.modules()):
+            if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and m.stride == (1, 1):
+                m.register_forward_hook(lambda _m, _x, y: y + winograd_noise * y.detach().square().mean().sqrt() * torch.randn(y.shape, generator=noise, dtype=y.dtype))
     params = lambda: [(names[f'model.{k}'], p) for k, p in model.named_parameters()] + [(names[f'agent.{k}'], p) for k, p in agent.named_parameters()]
     buffers = lambda: [(names[f'model.{k}'], b) for k, b in model.named_buffers()] + [(names[f'agent.{k}'], b) for k, b in agent.named_buffers()]
     start = {n: p.detach().clone() for n, p in params()}
     net_opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=c['lr'], momentum=c['momentum'], weight_decay=c['weightDecay'])
     agent_opt = torch.optim.SGD(agent.parameters(), lr=c['lrAgent'], momentum=c['momentum'], weight_decay=c['weightDecayAgent'])
     B, shape = c['batch'], [c['batch'], 3, c['size'], c['size']]
+    raw = lambda t: t.detach().double().clone()
     out = {'case': c, 'blocks': blocks, 'labels': [], 'uniform': [], 'steps': []}
     model.train()
     agent.train()
     for step in range(3):
-        x = image(f'input:{step}', shape)
+        x = image(f'input:{step}', shape).to(dtype=dtype, memory_format=fmt)
         y = torch.from_numpy(np.floor((hash_uniform(f'label:{step}', B) * 0.5 + 0.5) * c['classes']).astype(np.int64))
-        u = uniforms(f'uniform:{name}:{step}', B * blocks * 2).view(B, blocks, 2)
+        u = uniforms(f"uniform:{c.get('draws', name)}:{step}", B * blocks * 2).view(B, blocks, 2)
         out['labels'].append(y.tolist())
         out['uniform'].append(f32_list(u))
         logits_a = agent(x).view(B, -1, 2)
-        policy = gumbel_softmax(logits_a, c['tau'], u)[:, :, 1]
-        logits = model(x, policy)
+        policy = gumbel_softmax(logits_a, c['tau'], u.to(dtype))[:, :, 1]
+        with relu_margin() as margin:
+            logits = model(x, policy)
+        if step == 0 and dtype == torch.float64 and not winograd_noise and isinstance(model, SpotTuneRebuffi):
+            # In the 1/8-width ResNet-26 a batch-norm channel holds 64 to 1024 values, so one
+            # ReLU that rounding flips moves gradients by up to 1e-2: no ReLU input may lie
+            # within 5 times the Winograd kernel's rounding of zero.
+            assert margin[0] > 5 * WINOGRAD_ROUNDING, f'{name}: a ReLU input at {margin[0]:.1e} of its RMS from 0, within float32 rounding; take other draws'
         loss = F.cross_entropy(logits, y)
         if c.get('globalK'):
             loss = loss + global_k(policy, **c['globalK'])
         net_opt.zero_grad()
         agent_opt.zero_grad()
         loss.backward()
-        out['steps'].append({'agentLogits': f32_list(logits_a), 'decisions': f32_list(policy), 'logits': f32_list(logits), 'loss': loss.item()})
+        out['steps'].append({'agentLogits': raw(logits_a), 'decisions': raw(policy), 'logits': raw(logits), 'loss': raw(loss)})
         if step == 0:
-            out['grads'] = {n: None if p.grad is None else summary(p.grad) for n, p in params()}
+            out['grads'] = {n: None if p.grad is None else raw(p.grad) for n, p in params()}
         net_opt.step()
         agent_opt.step()
-    out['displacement'] = {n: summary(p.detach() - start[n]) for n, p in params()}
-    out['buffers'] = {n: summary(b) for n, b in buffers() if not n.endswith('num_batches_tracked')}
+    out['displacement'] = {n: raw(p - start[n]) for n, p in params()}
+    out['buffers'] = {n: raw(b) for n, b in buffers() if not n.endswith('num_batches_tracked')}
     model.eval()
     agent.eval()
     with torch.no_grad():
-        x = image('input:eval', shape)
+        x = image('input:eval', shape).to(dtype=dtype, memory_format=fmt)
         logits_a = agent(x).view(B, -1, 2)
         u = uniforms(f'uniform:{name}:eval', B * blocks * 2).view(B, blocks, 2)
         out['eval'] = {'uniform': f32_list(u)}
-        for routing, policy in (('argmax', logits_a.argmax(-1).float()), ('sample', gumbel_softmax(logits_a, c['tau'], u)[:, :, 1])):
-            out['eval'][routing] = {'decisions': f32_list(policy), 'logits': f32_list(model(x, policy))}
+        for routing, policy in (('argmax', logits_a.argmax(-1).to(dtype)), ('sample', gumbel_softmax(logits_a, c['tau'], u.to(dtype))[:, :, 1])):
+            out['eval'][routing] = {'decisions': raw(policy), 'logits': raw(model(x, policy))}
+    return out
+
+
+@contextlib.contextmanager
+def relu_margin():
+    """[the smallest non-zero |input| of F.relu relative to the RMS of its tensor] within the block."""
+    relu, margin = F.relu, [math.inf]
+
+    def measured(x, inplace=False):
+        a = x.detach().abs()
+        margin[0] = min(margin[0], float(a[a > 0].min() / a.square().mean().sqrt()))
+        return relu(x, inplace=inplace)
+    F.relu = measured
+    try:
+        yield margin
+    finally:
+        F.relu = relu
+
+
+# The Winograd kernel's float32 rounding, relative to the RMS of a convolution's output
+# (test/torch/winograd.test.ts's shapes: 0.9–1.8e-6; direct convolution 1.5–4e-7).
+WINOGRAD_ROUNDING = 2e-6
+
+
+def float32_spread(name, make):
+    """The case in float64 (the reference) and how far float32 can honestly land from it: the
+    largest relative difference of PyTorch's own float32 runs (contiguous and channels-last;
+    'spread'), and of those and a float64 run with Winograd-sized rounding noise on its 3×3
+    convolutions ('spreadWinograd'). The tests allow a few times these on top of their floors:
+    where a case is badly conditioned (ResNet-50's early layers), float32 is."""
+    ref = run_case(name, make)
+    f32 = [run_case(name, make, torch.float32, cl) for cl in (False, True)]
+    wino = run_case(name, make, winograd_noise=WINOGRAD_ROUNDING)
+    same = lambda a, b: torch.equal(a['decisions'], b['decisions'])
+    later = lambda r: r['steps'][1:] + [r['eval'][k] for k in ('argmax', 'sample')]
+    assert all(same(ref['steps'][0], o['steps'][0]) for o in f32 + [wino]), f'{name}: the first decisions depend on rounding'
+    # Three SGD steps carry the first step's rounding into the next decisions: where float32
+    # itself changes one (ResNet-50), the trajectory is not defined in float32 and is left out.
+    trajectory = all(same(a, b) for o in f32 for a, b in zip(later(ref), later(o)))
+
+    def rel(a, b):
+        n = float(b.norm())
+        return float((a - b).norm()) / n if n > 0 else float((a - b).norm())
+
+    def spread(get):
+        e = get(ref)
+        s = max(rel(get(o), e) for o in f32)
+        return {'spread': short(s), 'spreadWinograd': short(max(s, rel(get(wino), e)))}
+
+    out = {k: ref[k] for k in ('case', 'blocks', 'labels', 'uniform')}
+    out['trajectory'] = trajectory
+    out['steps'] = [{'agentLogits': f32_list(st['agentLogits']), 'decisions': f32_list(st['decisions']), 'logits': f32_list(st['logits']), 'loss': st['loss'].item(),
+                     'spread': {k: spread(lambda r, i=i, k=k: r['steps'][i][k]) for k in ('logits', 'loss')}} for i, st in enumerate(ref['steps'])]
+    out['grads'] = {n: None if g is None else {**summary(g), **spread(lambda r, n=n: r['grads'][n])} for n, g in ref['grads'].items()}
+    if not trajectory:
+        out['steps'] = out['steps'][:1]
+        return out
+    for part in ('displacement', 'buffers'):
+        out[part] = {n: {**summary(t), **spread(lambda r, n=n, part=part: r[part][n])} for n, t in ref[part].items()}
+    out['eval'] = {'uniform': ref['eval']['uniform']}
+    for routing in ('argmax', 'sample'):
+        e = ref['eval'][routing]
+        out['eval'][routing] = {'decisions': f32_list(e['decisions']), 'logits': f32_list(e['logits']), 'spread': spread(lambda r, routing=routing: r['eval'][routing]['logits'])}
     return out
 
 
@@ -547,8 +632,8 @@ def main(argv):
         'resnet26': lambda: (SpotTuneRebuffi(4, 4, 5), AgentRebuffi(4, 24), 12, dict(CASE, arch='resnet26', width=0.125, agentWidth=0.125, classes=5, batch=4, size=16, tau=5)),
         # τ = 2.5 with the Global-k loss (k and the λs away from their defaults)
         'resnet26_globalk': lambda: (SpotTuneRebuffi(4, 4, 5), AgentRebuffi(4, 24), 12, dict(CASE, arch='resnet26', width=0.125, agentWidth=0.125, classes=5, batch=4, size=16, tau=2.5, globalK=dict(k=5, lambda1=0.3, lambda2=0.05))),
-        # τ = 0.5: a sharp soft sample
-        'resnet26_tau05': lambda: (SpotTuneRebuffi(4, 4, 5), AgentRebuffi(4, 24), 12, dict(CASE, arch='resnet26', width=0.125, agentWidth=0.125, classes=5, batch=4, size=16, tau=0.5)),
+        # τ = 0.5: a sharp soft sample ('uniform:resnet26_tau05' put a ReLU input within rounding of 0)
+        'resnet26_tau05': lambda: (SpotTuneRebuffi(4, 4, 5), AgentRebuffi(4, 24), 12, dict(CASE, arch='resnet26', width=0.125, agentWidth=0.125, classes=5, batch=4, size=16, tau=0.5, draws='resnet26_tau05b')),
         # torchvision ResNets at lr 0.01 (at 0.1 these hashed weights diverge within three steps)
         'resnet18': lambda: (SpotTuneTorchvision('resnet18', 5), AgentRebuffi(4, 16), 8, dict(CASE, lr=0.01, lrAgent=0.001, arch='resnet18', agentWidth=0.125, classes=5, batch=4, size=64, tau=5)),
         'resnet50': lambda: (SpotTuneTorchvision('resnet50', 5), AgentRebuffi(4, 32), 16, dict(CASE, lr=0.01, lrAgent=0.001, arch='resnet50', agentWidth=0.125, classes=5, batch=4, size=64, tau=5)),
@@ -557,11 +642,10 @@ def main(argv):
     for name, make in cases.items():
         if only and name not in only.split(','):
             continue
-        model, agent, blocks, c = make()
-        res = run_case(name, model, agent, blocks, c)
+        res = float32_spread(name, make)
         with open(os.path.join(out, f'{name}.json'), 'w') as f:
             json.dump(res, f)
-        print(name, 'loss', [s['loss'] for s in res['steps']])
+        print(name, 'loss', [s['loss'] for s in res['steps']], 'trajectory', res['trajectory'])
     arch_fixture(out)
     authors_checkpoint(os.path.join(out, 'resnet26_pretrained.t7'), Py3OldPickler, 1000)
     authors_checkpoint(os.path.join(out, 'resnet26_py2.t7'), Py2Pickler, 10)

@@ -1,7 +1,7 @@
 // What the SpotTune oracle (scripts/fixtures_spottune.py) and these tests share: values of
 // weights and inputs as a function of their names (the same 32-bit hash on both sides, computed
-// exactly in float64 and rounded once to float32), the sketch of large tensors, and the
-// comparison within 1e-5 relative.
+// exactly in float64 and rounded once to float32), the sketch of large tensors, the comparison
+// within a relative tolerance, and the case runner with its tolerances (check).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as torch from '../../src/torch/index.js';
@@ -65,11 +65,12 @@ export function image(key: string, shape: number[]): Tensor {
 
 export const TOL = Number(process.env.ORACLE_TOL ?? 1e-5);
 
-/** The largest relative difference seen per kind of comparison (first word of `what`), for reports. */
-export const worstSeen = new Map<string, number>();
-function note(what: string, rel: number): void {
+/** Per kind of comparison (first word of `what`), for reports: the largest relative difference, and the largest share of its tolerance used. */
+export const worstSeen = new Map<string, { rel: number; share: number }>();
+function note(what: string, rel: number, tol: number): void {
   const kind = what.split(' ')[0];
-  worstSeen.set(kind, Math.max(worstSeen.get(kind) ?? 0, rel));
+  const w = worstSeen.get(kind) ?? { rel: 0, share: 0 };
+  worstSeen.set(kind, { rel: Math.max(w.rel, rel), share: Math.max(w.share, tol > 0 ? rel / tol : rel > 0 ? Infinity : 0) });
 }
 const probes = new Map<number, Float64Array[]>();
 
@@ -90,18 +91,15 @@ export function assertClose(actual: Tensor, expected: any, what: string, tol = T
   assert.equal(a.length, expected.n, `${what}: ${a.length} elements, the oracle has ${expected.n}`);
   const l2 = norm(a);
   const scale = expected.l2;
-  assert.ok(Math.abs(l2 - scale) <= tol * scale, `${what}: norm ${l2}, oracle ${scale}`);
   let ps = probes.get(a.length);
   if (!ps) probes.set(a.length, (ps = [0, 1, 2, 3].map((j) => hashUniform(`probe${j}`, a.length))));
-  let worst = Math.abs(l2 - scale) / (scale || 1);
-  note(what, worst);
+  const dots = ps.map((p) => { let dot = 0; for (let i = 0; i < a.length; i++) dot += a[i] * p[i]; return dot; });
+  const worst = Math.max(Math.abs(l2 - scale) / (scale || 1), ...ps.map((p, j) => Math.abs(dots[j] - expected.dots[j]) / (scale * norm(p) || 1)));
+  note(what, worst, tol);
+  assert.ok(Math.abs(l2 - scale) <= tol * scale, `${what}: norm ${l2}, oracle ${scale} (allowed ±${(tol * scale).toExponential(2)})`);
   ps.forEach((p, j) => {
-    let dot = 0;
-    for (let i = 0; i < a.length; i++) dot += a[i] * p[i];
     const bound = tol * scale * norm(p);
-    assert.ok(Math.abs(dot - expected.dots[j]) <= bound, `${what}: probe ${j}: ${dot}, oracle ${expected.dots[j]} (allowed ±${bound.toExponential(2)})`);
-    worst = Math.max(worst, Math.abs(dot - expected.dots[j]) / (scale * norm(p) || 1));
-    note(what, worst);
+    assert.ok(Math.abs(dots[j] - expected.dots[j]) <= bound, `${what}: probe ${j}: ${dots[j]}, oracle ${expected.dots[j]} (allowed ±${bound.toExponential(2)})`);
   });
   return worst;
 }
@@ -112,7 +110,7 @@ export function assertValues(a: ArrayLike<number>, e: number[], what: string, to
   let d = 0;
   for (let i = 0; i < e.length; i++) d += (a[i] - e[i]) ** 2;
   const rel = Math.sqrt(d) / (norm(e) || 1);
-  note(what, rel);
+  note(what, rel, tol);
   assert.ok(rel <= tol, `${what}: relative difference ${rel.toExponential(3)} > ${tol}\n  ours   ${Array.from(a).slice(0, 6).map((x) => x.toPrecision(7)).join(', ')}\n  oracle ${e.slice(0, 6).map((x) => x.toPrecision(7)).join(', ')}`);
   return rel;
 }
@@ -139,25 +137,26 @@ function build(f: any): SpotTuneModel {
 }
 
 /**
- * Relative tolerances, measured (docs/method-checks.md). The first step's forward pass within
- * 1e-5 and its gradients within 2e-5 (1e-4 with Winograd convolutions, whose float32 rounding
- * differs from PyTorch's direct convolution and is amplified by batch norm over 4 images and, at
- * τ = 0.5, by the soft sample's 1/τ); ResNet-50 (53 layers of float32) 20 times that. Three SGD
- * steps at lr 0.1 amplify any rounding difference (the decisions are discontinuous in the
- * weights), so the trajectory (later steps, displacements, running statistics, evaluation) is
- * compared without Winograd and within 2e-3 (float32 displacements are differences of nearly
- * equal weights).
+ * Relative tolerances (docs/method-checks.md). The oracle's values are float64; its fixture also
+ * holds, per compared tensor, how far float32 lands from them when nothing is wrong: `spread`,
+ * the larger difference of PyTorch's own float32 runs (contiguous and channels-last), and
+ * `spreadWinograd`, also that of a float64 run with the Winograd kernel's rounding on its 3×3
+ * convolutions. A comparison allows SPREAD_TIMES that spread, or its floor if larger: the first
+ * step's forward pass 1e-5, its gradients 2e-5 (1e-4 with Winograd convolutions); the trajectory
+ * (three SGD steps at lr 0.1, which amplify any rounding: later steps, displacements, running
+ * statistics, evaluation) 2e-3, compared without Winograd. On a well-conditioned case the floor
+ * decides; on ResNet-50, whose early-layer gradients float32 cannot pin better than a few
+ * percent (PyTorch's contiguous and channels-last runs differ by that much), the spread does.
  */
-function tolerances(name: string) {
-  const deep = name === 'resnet50' ? 20 : 1;
-  return { forward: 1e-5 * deep, grad: 2e-5 * deep, gradWinograd: 1e-4 * deep, trajectory: 2e-3 };
-}
+const FLOOR = { forward: 1e-5, grad: 2e-5, gradWinograd: 1e-4, trajectory: 2e-3 };
+export const SPREAD_TIMES = 4;
+interface Spread { spread: number; spreadWinograd: number }
+const allowed = (floor: number, s: Spread, winograd: boolean) => Math.max(floor, SPREAD_TIMES * (winograd ? s.spreadWinograd : s.spread));
 
 /** Runs an oracle case (fixtures/spottune/<name>.json) and compares it, Winograd convolutions on or off. */
 export function check(name: string, winograd: boolean): void {
   const f = fixture(`${name}.json`);
   const c = f.case;
-  const TOL = tolerances(name);
   torch.useWinograd(winograd);
   try {
     torch.tidy(() => {
@@ -172,50 +171,52 @@ export function check(name: string, winograd: boolean): void {
       const shape = [c.batch, 3, c.size, c.size];
       const uniform = (u: number[]) => torch.tensor(Float32Array.from(u), { shape: [c.batch, f.blocks, 2] });
       m.setTraining(true);
-      for (let step = 0; step < 3; step++) {
+      // the fixture holds one step where float32 cannot follow the trajectory (a decision flips)
+      for (let step = 0; step < f.steps.length; step++) {
         torch.tidy(() => {
           const out = m.forwardTrain(image(`input:${step}`, shape), uniform(f.uniform[step]));
           let loss = torch.crossEntropy(out.logits, torch.tensor(f.labels[step], { dtype: 'int64' }));
           const reg = m.regularizer(out);
           if (reg) loss = loss.add(reg);
           const e = f.steps[step];
-          const tol = step === 0 ? TOL.forward : TOL.trajectory;
+          const floor = step === 0 ? FLOOR.forward : FLOOR.trajectory;
           if (step === 0 || !winograd) {
-            assertValues(values(out.decisions), e.decisions, `step ${step} decisions`, tol);
-            assertValues(values(out.logits), e.logits, `step ${step} logits`, tol);
-            assertValues([loss.item()], [e.loss], `step ${step} loss`, tol);
+            assertValues(values(out.decisions), e.decisions, `step ${step} decisions`, 0);
+            assertValues(values(out.logits), e.logits, `step ${step} logits`, allowed(floor, e.spread.logits, winograd));
+            assertValues([loss.item()], [e.loss], `step ${step} loss`, allowed(floor, e.spread.loss, winograd));
           }
           opts.forEach((o) => o.zeroGrad());
           loss.backward();
           if (step === 0) {
             for (const [k, p] of params) {
               if (f.grads[k] === null) assert.ok(p.frozen && p.grad === undefined, `${k}: frozen, as in the oracle`);
-              else assertClose(p.grad!, f.grads[k], `gradient of ${k}`, winograd ? TOL.gradWinograd : TOL.grad);
+              else assertClose(p.grad!, f.grads[k], `gradient of ${k}`, allowed(winograd ? FLOOR.gradWinograd : FLOOR.grad, f.grads[k], winograd));
             }
           }
           opts.forEach((o) => o.step());
         });
       }
-      if (!winograd) {
+      if (!winograd && f.trajectory) {
         for (const [k, p] of params) {
           torch.tidy(() => {
             const moved = p.detach().sub(start.get(k)!);
             if (f.grads[k] === null) assert.equal(moved.abs().max().item(), 0, `${k} is frozen: bit for bit`);
-            assertClose(moved, f.displacement[k], `displacement of ${k} after 3 steps`, TOL.trajectory);
+            assertClose(moved, f.displacement[k], `displacement of ${k} after 3 steps`, allowed(FLOOR.trajectory, f.displacement[k], false));
           });
         }
         const buffers = [...m.module.stateDict()].filter(([k]) => /running_(mean|var)$/.test(k));
         assert.equal(buffers.length, Object.keys(f.buffers).length);
-        for (const [k, b] of buffers) assertClose(b, f.buffers[k], `running statistics ${k} after 3 steps`, TOL.trajectory);
+        for (const [k, b] of buffers) assertClose(b, f.buffers[k], `running statistics ${k} after 3 steps`, allowed(FLOOR.trajectory, f.buffers[k], false));
 
         m.setTraining(false);
         const x = image('input:eval', shape);
         for (const routing of ['argmax', 'sample'] as const) {
           const e = f.eval[routing];
           const out = m.forwardEval(x, routing, uniform(f.eval.uniform));
-          assertValues(values(out.decisions), e.decisions, `eval ${routing} decisions`, TOL.trajectory);
-          assertValues(values(out.logits), e.logits, `eval ${routing} logits (routed)`, TOL.trajectory);
-          assertValues(values(torch.noGrad(() => m.module.forward(x, out.decisions))), e.logits, `eval ${routing} logits (both branches)`, TOL.trajectory);
+          const tol = allowed(FLOOR.trajectory, e.spread, false);
+          assertValues(values(out.decisions), e.decisions, `eval ${routing} decisions`, 0);
+          assertValues(values(out.logits), e.logits, `eval ${routing} logits (routed)`, tol);
+          assertValues(values(torch.noGrad(() => m.module.forward(x, out.decisions))), e.logits, `eval ${routing} logits (both branches)`, tol);
         }
       }
       torch.dispose([...start.values()]);
@@ -224,7 +225,7 @@ export function check(name: string, winograd: boolean): void {
     });
   } finally {
     torch.useWinograd(true);
-    if (process.env.ORACLE_REPORT) console.log(`${name} winograd ${winograd}: ${[...worstSeen].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+    if (process.env.ORACLE_REPORT) console.log(`${name} winograd ${winograd}: ${[...worstSeen].map(([k, v]) => `${k} ${v.rel.toExponential(1)} (${v.share.toFixed(2)} of allowed)`).join(', ')}`);
     worstSeen.clear();
   }
 }
