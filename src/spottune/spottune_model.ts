@@ -171,10 +171,6 @@ export function spotTuneModel(ctx: StrategyContext, o: Partial<MethodOptions> & 
 
 /** Sets the policy's last-layer bias to (0, b) for every block: p(fine-tuned) = sigmoid(b) where the features contribute nothing. */
 function setPolicyBias(agent: Agent, b: number): void {
-  torch.noGrad(() => {
-    const bias = agent.fc.bias;
-    if (!bias) throw new Error('the policy network has no bias to set');
-    const values = Array.from({ length: bias.numel }, (_, i) => (i % 2 === 1 ? b : 0));
-    bias.copy_(torch.tensor(values, { shape: bias.shape, dtype: bias.dtype, device: bias.device }));
-  });
+  const bias = agent.fc.bias!; // the agent's classifier has a bias; copy_ takes its dtype and device
+  torch.noGrad(() => bias.copy_(torch.tensor(Array.from({ length: bias.numel }, (_, i) => (i % 2 === 1 ? b : 0)))));
 }

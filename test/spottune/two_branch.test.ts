@@ -104,6 +104,21 @@ test('routed inference and the mixed forward pass give, per image, the network o
   });
 });
 
+test('routed evaluation runs only the chosen branch: a broken frozen block does not reach images that skip it', () => {
+  torch.tidy(() => {
+    const m = agentModel({ evalRouting: 'finetuned' });
+    m.setTraining(false);
+    torch.noGrad(() => (m.module.frozen.at(0) as unknown as { conv1: { weight: Tensor } }).conv1.weight.fill_(NaN));
+    const x = torch.randn([2, 3, 8, 8]);
+    const out = m.forwardEval(x);
+    assert.ok(out.logits.toArray().every(Number.isFinite));
+    assert.ok(maxDiff(out.logits, perImage(m.module, x, rows(out.decisions, L))) < 1e-5);
+    m.routed = false;
+    assert.ok(m.forwardEval(x).logits.toArray().every(Number.isNaN), 'both branches computed: the broken one reaches the output');
+    m.dispose();
+  });
+});
+
 test('frozenBn "eval": in training the frozen blocks use and keep their running statistics; "train" updates them', () => {
   torch.tidy(() => {
     for (const frozenBn of ['eval', 'train'] as const) {
@@ -296,7 +311,13 @@ test('the SpotTune methods pass their options on: defaults, τ and its schedule,
     const mean = samples[0].map((_, j) => (samples[0][j] + samples[1][j] + samples[2][j]) / 3);
     const got = out.decisions.toArray();
     mean.forEach((v, j) => assert.ok(Math.abs(got[j] - v) < 1e-6, `average of 3 samples, decision ${j}`));
+    // the log of the mean class probabilities of the three routings
+    const probs = samples.map((d) => rows(perImage(m.module, x, rows(torch.tensor(d), L)).softmax(1), 3));
+    const logMean = probs[0].flatMap((r, i) => r.map((_, k) => Math.log((probs[0][i][k] + probs[1][i][k] + probs[2][i][k]) / 3)));
+    assert.ok(maxDiff(out.logits, torch.tensor(logMean, { shape: [2, 3] })) < 1e-5, 'average: log of the mean probabilities');
+    const params = m.module.parameters();
     m.dispose();
+    assert.ok(params.every((p) => p.isDisposed), 'dispose frees both branches and the policy network');
 
     const gk = buildMethod('spottune-global-k', ctx) as SpotTuneModel;
     assert.ok(Math.abs(gk.regularizer({ logits: x, decisions: d })!.item() - handGlobalK(4, 0.1, 0.1)) < 1e-6, 'Global-k defaults k = 4, λ1 = λ2 = 0.1');
