@@ -128,6 +128,8 @@ function distFrom(f: Flags) {
 }
 
 function setThreads(f: Flags): void {
+  // sharp decodes on libuv's thread pool (4 threads by default): at least one per loader worker, set before its first use.
+  if (((f.workers as number | undefined) ?? 0) > 4) process.env.UV_THREADPOOL_SIZE ??= String(f.workers);
   if (f.threads !== undefined) process.env.SPOTTUNE_THREADS = String(f.threads);
   else if (process.env.SPOTTUNE_THREADS === undefined) {
     // Under torchrun, the processes of a machine share its cores (as with --nproc).

@@ -2,11 +2,15 @@
 // drop_last, and prefetch. Decoding and resampling run in sharp on libuv's threads, so the next
 // batches are prepared while the main thread computes; a bounded window of batches in flight
 // keeps memory flat. Each sample's augmentation draws from Rng(seed, epoch, index), so results
-// do not depend on which decode finishes first.
+// do not depend on which decode finishes first, nor on where the batch is made.
+// With `workers`, whole batches are made on worker threads (worker_pool.ts): the pixel work and
+// the decodes' completions no longer wait for a main thread that is busy with a training step.
 import { availableParallelism } from 'node:os';
-import { describeSample, type Dataset } from './dataset.js';
+import type { Dataset } from './dataset.js';
 import { mixSeed, Rng } from '../util/rng.js';
-import { BadImageError, type Chw, type Pipeline } from './transforms.js';
+import type { Pipeline } from './transforms.js';
+import { loadBatch, type LoadedBatch } from './load_batch.js';
+import { WorkerPool } from './worker_pool.js';
 
 export interface Batch {
   /** Pixels, NCHW. */
@@ -27,8 +31,14 @@ export interface LoaderOptions {
   seed?: number;
   /** Batches prepared ahead of the one being consumed. Default 2. */
   prefetch?: number;
-  /** Samples decoded at once. Default: twice the number of cores. */
+  /** Samples decoded at once (in this thread). Default: twice the number of cores. */
   concurrency?: number;
+  /**
+   * Worker threads that make whole batches (0: this thread). The batches are the same for any
+   * number; the pipeline must be built from the built-in transforms (it has a `recipe`).
+   * Batches in flight: at least two per worker. Default 0.
+   */
+  workers?: number;
   /**
    * Skip images that cannot be decoded (counted in `skipped`) instead of failing. A batch
    * with skipped images is smaller; a batch whose images all failed is left out.
@@ -47,6 +57,8 @@ export class DataLoader {
   readonly prefetch: number;
   readonly concurrency: number;
   readonly skipBad: boolean;
+  readonly workers: number;
+  private pool?: WorkerPool;
   /** Images skipped so far (over all epochs), and why, by file. */
   skipped = 0;
   readonly badFiles = new Map<string, string>();
@@ -63,9 +75,20 @@ export class DataLoader {
     this.prefetch = options.prefetch ?? 2;
     this.concurrency = options.concurrency ?? 2 * availableParallelism();
     this.skipBad = options.skipBad ?? false;
-    for (const [name, v, min] of [['batchSize', this.batchSize, 1], ['prefetch', this.prefetch, 0], ['concurrency', this.concurrency, 1]] as const) {
+    this.workers = options.workers ?? 0;
+    for (const [name, v, min] of [['batchSize', this.batchSize, 1], ['prefetch', this.prefetch, 0], ['concurrency', this.concurrency, 1], ['workers', this.workers, 0]] as const) {
       if (!Number.isInteger(v) || v < min) throw new RangeError(`DataLoader: ${name} must be an integer ≥ ${min}, got ${v}`);
     }
+    if (this.workers > 0 && !transform.recipe) {
+      throw new Error('DataLoader: workers need a pipeline made by compose() from the built-in transforms (resize, centerCrop, randomCrop, randomResizedCrop, randomHorizontalFlip); this one has other steps: use workers: 0');
+    }
+  }
+
+  /** Ends the worker threads (once their batches are done); the loader makes them again if used. */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
   }
 
   /** Batches per epoch. */
@@ -90,20 +113,22 @@ export class DataLoader {
     const slots = new Semaphore(this.concurrency);
     const window: Promise<Batch | null>[] = [];
     let next = 0;
+    // Every worker busy with one batch while it has another queued.
+    const ahead = Math.max(this.prefetch, 2 * this.workers);
     const fill = (inFlight: number): void => {
       while (next < plans.length && window.length < inFlight) {
-        const p = this.load(plans[next++], epoch, slots);
+        const p = this.load(next, plans[next++], epoch, slots);
         p.catch(() => {}); // Awaited in order below; this only keeps an early failure from being "unhandled".
         window.push(p);
       }
     };
     for (;;) {
-      fill(Math.max(1, this.prefetch));
+      fill(Math.max(1, ahead));
       const pending = window.shift();
       if (pending === undefined) return;
       const batch = await pending;
-      // These `prefetch` batches are prepared while the consumer works on this one.
-      fill(this.prefetch);
+      // These batches are prepared while the consumer works on this one.
+      fill(ahead);
       // Let the event loop turn once per batch: Node runs the finalizers of collected tensor
       // handles only then, and in-memory datasets would otherwise resolve every batch through
       // microtasks alone, so a training loop's memory would grow for as long as it runs.
@@ -112,51 +137,21 @@ export class DataLoader {
     }
   }
 
-  private async load(indices: Int32Array, epoch: number, slots: Semaphore): Promise<Batch | null> {
-    const results = await Promise.all(
-      Array.from(indices, async (index) => {
-        const sample = this.dataset.get(index);
-        await slots.acquire();
-        try {
-          return await this.transform(sample, new Rng(mixSeed(this.seed, epoch, index)));
-        } catch (e) {
-          if (this.skipBad && e instanceof BadImageError) {
-            this.skipped++;
-            this.badFiles.set(e.file, e.reason);
-            return null;
-          }
-          if (e instanceof BadImageError) throw e;
-          throw new Error(`sample ${index} (${describeSample(sample, index)}): ${(e as Error).message}`, { cause: e });
-        } finally {
-          slots.release();
-        }
-      }),
-    );
-    const kept: { index: number; chw: Chw }[] = [];
-    results.forEach((chw, k) => {
-      if (chw !== null) kept.push({ index: indices[k], chw });
-    });
-    if (kept.length === 0) return null;
-
-    const { channels, height, width } = kept[0].chw;
-    const size = channels * height * width;
-    const x = new Float32Array(kept.length * size);
-    kept.forEach(({ index, chw }, k) => {
-      if (chw.channels !== channels || chw.height !== height || chw.width !== width) {
-        const name = describeSample(this.dataset.get(index), index);
-        throw new Error(
-          `sample ${index} (${name}) is ${chw.channels}×${chw.height}×${chw.width}, but the batch is ${channels}×${height}×${width}: ` +
-            'add a resize/crop to the transform so every sample has the same size',
-        );
-      }
-      x.set(chw.data, k * size);
-    });
-    return {
-      x,
-      shape: [kept.length, channels, height, width],
-      y: Int32Array.from(kept, ({ index }) => this.dataset.labels[index]),
-      index: Int32Array.from(kept, ({ index }) => index),
-    };
+  private async load(b: number, indices: Int32Array, epoch: number, slots: Semaphore): Promise<Batch | null> {
+    const job = { samples: Array.from(indices, (i) => this.dataset.get(i)), indices, seed: this.seed, epoch, skipBad: this.skipBad };
+    let r: LoadedBatch;
+    if (this.workers > 0) {
+      this.pool ??= new WorkerPool(this.workers, this.transform.recipe!);
+      r = await this.pool.run(b, job);
+    } else {
+      r = await loadBatch(job, this.transform, slots);
+    }
+    for (const { file, reason } of r.bad) {
+      this.skipped++;
+      this.badFiles.set(file, reason);
+    }
+    if (r.index.length === 0) return null;
+    return { x: r.x, shape: r.shape, y: Int32Array.from(r.index, (i) => this.dataset.labels[i]), index: r.index };
   }
 }
 

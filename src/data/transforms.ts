@@ -24,8 +24,18 @@ export interface Chw {
   readonly width: number;
 }
 
+/** A built-in transform as data, so that a worker thread can rebuild it (see Recipe). */
+export type StepSpec =
+  | { kind: 'resize'; size: Size }
+  | { kind: 'centerCrop'; size: Size }
+  | { kind: 'randomCrop'; size: Size; padding: number }
+  | { kind: 'randomResizedCrop'; size: Size; scale: [number, number]; ratio: [number, number] }
+  | { kind: 'randomHorizontalFlip'; p: number };
+
 export interface ImageTransform {
   (img: Image, rng: Rng): Image | Promise<Image>;
+  /** What the transform is, on the built-in ones: a pipeline of them can run in the loader's workers. */
+  readonly spec?: StepSpec;
   /**
    * Set on transforms that are a crop-and-resize: the region for an image of this size, drawing
    * the same random numbers as the call. Returns null, drawing nothing, when the transform is
@@ -34,8 +44,20 @@ export interface ImageTransform {
   readonly region?: (width: number, height: number, rng: Rng) => Region | null;
 }
 
-/** Decoding, then image transforms, then ToTensor + Normalize: what the loader runs per sample. */
-export type Pipeline = (sample: Sample, rng: Rng) => Promise<Chw>;
+/** A pipeline as data: compose's options with every step a StepSpec (structured-cloneable). */
+export interface Recipe {
+  channels: 1 | 3;
+  steps: StepSpec[];
+  mean: number[];
+  std: number[];
+}
+
+/**
+ * Decoding, then image transforms, then ToTensor + Normalize: what the loader runs per sample.
+ * `recipe` is set when every step is a built-in transform: the loader's worker threads rebuild
+ * the same pipeline from it.
+ */
+export type Pipeline = ((sample: Sample, rng: Rng) => Promise<Chw>) & { readonly recipe?: Recipe };
 
 /** Decodes a file (JPEG, PNG, WebP, BMP, PPM, …) as PIL does, or takes in-memory pixels, as `channels` channels. */
 export async function decode(sample: Sample, channels: 1 | 3): Promise<Image> {
@@ -65,7 +87,7 @@ async function decodeWithRegion(file: string, channels: 1 | 3, step: ImageTransf
   }
 }
 
-type Size = number | [height: number, width: number];
+export type Size = number | [height: number, width: number];
 
 function pair(size: Size): [number, number] {
   return typeof size === 'number' ? [size, size] : size;
@@ -107,18 +129,19 @@ async function applyRegion(img: Image, r: Region): Promise<Image> {
 }
 
 /** A transform defined by its region; it fails where the region is null. */
-function regionTransform(name: string, region: (width: number, height: number, rng: Rng) => Region | null): ImageTransform {
+function regionTransform(spec: StepSpec, region: (width: number, height: number, rng: Rng) => Region | null): ImageTransform {
+  const name = spec.kind;
   const apply = (img: Image, rng: Rng): Promise<Image> => {
     const r = region(img.width, img.height, rng);
     if (r === null) throw new Error(`${name}: no region for a ${img.width}×${img.height} image`);
     return applyRegion(img, r);
   };
-  return Object.assign(apply, { region });
+  return Object.assign(apply, { region, spec });
 }
 
 /** Resize: a number resizes the shorter side to it (keeping the aspect ratio); [h, w] is exact. */
 export function resize(size: Size): ImageTransform {
-  return regionTransform('resize', (width, height) => {
+  return regionTransform({ kind: 'resize', size }, (width, height) => {
     let [outHeight, outWidth] = pair(size);
     if (typeof size === 'number') {
       const portrait = width <= height;
@@ -138,14 +161,14 @@ export function centerCrop(size: Size): ImageTransform {
   const apply = (img: Image): Image => crop(img, offset(img.height, th), offset(img.width, tw), th, tw);
   const region = (width: number, height: number): Region | null =>
     th > height || tw > width ? null : { top: offset(height, th), left: offset(width, tw), height: th, width: tw, outHeight: th, outWidth: tw };
-  return Object.assign(apply, { region });
+  return Object.assign(apply, { region, spec: { kind: 'centerCrop', size } as const });
 }
 
 /** RandomCrop after zero-padding each border by `padding` pixels (CIFAR-style augmentation). */
 export function randomCrop(size: Size, options: { padding?: number } = {}): ImageTransform {
   const [th, tw] = pair(size);
   const padding = options.padding ?? 0;
-  return (img, rng) => {
+  const apply = (img: Image, rng: Rng): Image => {
     const h = img.height + 2 * padding;
     const w = img.width + 2 * padding;
     if (h < th || w < tw) throw new Error(`randomCrop: crop ${th}×${tw} is larger than the padded image ${h}×${w}`);
@@ -154,6 +177,7 @@ export function randomCrop(size: Size, options: { padding?: number } = {}): Imag
     const j = rng.int(0, w - tw + 1);
     return crop(img, i - padding, j - padding, th, tw);
   };
+  return Object.assign(apply, { spec: { kind: 'randomCrop', size, padding } as const });
 }
 
 /**
@@ -167,7 +191,7 @@ export function randomResizedCrop(
   const [outHeight, outWidth] = pair(size);
   const [sMin, sMax] = options.scale ?? [0.08, 1.0];
   const [rMin, rMax] = options.ratio ?? [3 / 4, 4 / 3];
-  return regionTransform('randomResizedCrop', (width, height, rng) => {
+  return regionTransform({ kind: 'randomResizedCrop', size, scale: [sMin, sMax], ratio: [rMin, rMax] }, (width, height, rng) => {
     const area = width * height;
     for (let attempt = 0; attempt < 10; attempt++) {
       const targetArea = area * rng.uniform(sMin, sMax);
@@ -209,7 +233,18 @@ export function hflip(img: Image): Image {
 
 /** RandomHorizontalFlip: mirrors with probability p. */
 export function randomHorizontalFlip(p = 0.5): ImageTransform {
-  return (img, rng) => (rng.float() < p ? hflip(img) : img);
+  return Object.assign((img: Image, rng: Rng) => (rng.float() < p ? hflip(img) : img), { spec: { kind: 'randomHorizontalFlip', p } as const });
+}
+
+/** The transform a StepSpec describes. */
+export function stepOf(spec: StepSpec): ImageTransform {
+  switch (spec.kind) {
+    case 'resize': return resize(spec.size);
+    case 'centerCrop': return centerCrop(spec.size);
+    case 'randomCrop': return randomCrop(spec.size, { padding: spec.padding });
+    case 'randomResizedCrop': return randomResizedCrop(spec.size, { scale: spec.scale, ratio: spec.ratio });
+    case 'randomHorizontalFlip': return randomHorizontalFlip(spec.p);
+  }
 }
 
 /** ToTensor + Normalize: (pixel / 255 − mean[c]) / std[c], in CHW order. */
@@ -245,7 +280,9 @@ export interface ComposeOptions {
 export function compose(options: ComposeOptions = {}): Pipeline {
   const { channels = 3, steps = [], mean = [0], std = [1] } = options;
   const [first, ...rest] = steps;
-  return async (sample, rng) => {
+  const specs = steps.map((s) => s.spec);
+  const recipe = specs.every((s) => s !== undefined) ? { channels, steps: specs as StepSpec[], mean, std } : undefined;
+  const pipeline = async (sample: Sample, rng: Rng): Promise<Chw> => {
     let img: Image;
     let todo = steps;
     if (sample.kind === 'file' && first?.region) {
@@ -257,4 +294,10 @@ export function compose(options: ComposeOptions = {}): Pipeline {
     for (const step of todo) img = await step(img, rng);
     return toChw(img, mean, std);
   };
+  return Object.assign(pipeline, { recipe });
+}
+
+/** The pipeline a Recipe describes (in a worker thread: the same as the one it came from). */
+export function fromRecipe(r: Recipe): Pipeline {
+  return compose({ channels: r.channels, steps: r.steps.map(stepOf), mean: r.mean, std: r.std });
 }

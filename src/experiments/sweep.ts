@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/file.js';
 import { planSweep, type Job, type SweepConfig } from './sweep_config.js';
+import { sameRun } from '../train/config.js';
 import { LOG_FILE, livingWorker, readDone, type WorkerMessage } from './run_files.js';
 
 export interface SweepOptions {
@@ -53,15 +54,15 @@ function writeJson(path: string, value: unknown): void {
 }
 
 /**
- * Writes a job's config.json, or checks that the one there is the same but for the device (a
- * sweep started on a GPU resumes on the CPU and the other way round: the new device is written).
+ * Writes a job's config.json, or checks that the one there is the same but for where it computes
+ * (device, workers: a sweep started on a GPU resumes on the CPU; the new values are written).
  */
 function prepare(job: Job): void {
   mkdirSync(job.dir, { recursive: true });
   const path = join(job.dir, 'config.json');
   if (existsSync(path)) {
     const saved = JSON.parse(readFileSync(path, 'utf8'));
-    if (JSON.stringify({ ...saved, device: undefined }) !== JSON.stringify({ ...job.config, device: undefined })) {
+    if (!sameRun(saved, job.config)) {
       throw new Error(`${path} holds another configuration than this sweep's for ${job.name}: delete that folder to run it again with the new settings, or choose another --output`);
     }
     if (JSON.stringify(saved) === JSON.stringify(job.config)) return;

@@ -87,3 +87,13 @@ export function readConfigFile(path: string): TrainConfig {
   }
   return config;
 }
+
+// Where a run computes, not what it computes: a run resumes with other values (a GPU run on the
+// CPU, other --workers), so they are left out when a saved configuration is compared.
+const PLACEMENT = ['device', 'workers'] as const;
+
+/** Whether two configurations are the same run, whatever their device and workers. */
+export function sameRun(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const what = (c: Record<string, unknown>) => JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => !(PLACEMENT as readonly string[]).includes(k))));
+  return what(a) === what(b);
+}

@@ -12,7 +12,7 @@ import type { Tensor } from '../torch/index.js';
 import { ModelEma } from '../optim/index.js';
 import { DataLoader } from '../data/index.js';
 import { writeTextAtomic } from '../io/file.js';
-import { readConfigFile, type TrainConfig } from './config.js';
+import { readConfigFile, sameRun, type TrainConfig } from './config.js';
 import { PREPROCESSING_FILE } from './preprocessing.js';
 import { checkFreeSpace, checkOutputDir, removeCreated, removeStaleTemps } from './preflight.js';
 import { loadRunCheckpoint, saveCheckpoint, saveRunCheckpoint } from './checkpoint.js';
@@ -127,8 +127,8 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
     if (existsSync(lastPath) && !o.resume) throw new Error(`${output} already holds a run (${lastPath}): resume it with --resume, or choose another --output`);
     if (o.resume && existsSync(join(output, 'config.json'))) {
       const saved = readConfigFile(join(output, 'config.json'));
-      // The device may differ: a run trained on a GPU resumes on the CPU and the other way round.
-      if (JSON.stringify({ ...saved, device: undefined }) !== JSON.stringify({ ...config, device: undefined })) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
+      // Where it computes may differ: a run trained on a GPU resumes on the CPU and the other way round, with other --workers.
+      if (!sameRun(saved, config)) throw new Error(`${output}/config.json differs from this run's configuration: resume with the same settings, or choose another --output`);
     }
     const built = buildRun(config, { cacheDir: o.cacheDir });
     built.model.module.to(device);
@@ -154,8 +154,9 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   // With --accum-steps the loader draws the effective batch (epoch.ts splits it): the same images
   // per optimizer step, in the same order, as one batch of that size.
   const stepBatch = config.batchSize * (config.accumSteps ?? 1);
-  const trainOptions = { batchSize: stepBatch, shuffle: true, seed: config.seed, dropLast: task.train.length > stepBatch, skipBad };
-  const testOptions = { batchSize: Math.max(config.batchSize, 128), skipBad };
+  const workers = config.workers ?? 0;
+  const trainOptions = { batchSize: stepBatch, shuffle: true, seed: config.seed, dropLast: task.train.length > stepBatch, skipBad, workers };
+  const testOptions = { batchSize: Math.max(config.batchSize, 128), skipBad, workers };
   const trainLoader = dist ? dist.trainLoader(task.train, task.trainTransform, trainOptions) : new DataLoader(task.train, task.trainTransform, trainOptions);
   const testLoader = dist ? dist.evalLoader(task.test, task.evalTransform, testOptions) : new DataLoader(task.test, task.evalTransform, testOptions);
   const numClasses = task.classes.length;
@@ -277,6 +278,7 @@ export async function train(config: TrainConfig, output: string, o: TrainOptions
   };
   if (main) writeJson(join(output, 'result.json'), result);
   await o.callbacks?.onTrainEnd?.({ task, model });
+  await Promise.all([trainLoader.close(), testLoader.close()]);
   for (const opt of opts) opt.dispose();
   ema?.dispose();
   model.dispose();

@@ -41,6 +41,7 @@ export const TRAIN_OPTIONS = {
   tensorboard: flag({ help: 'write TensorBoard event files to <output>/tb' }),
   device: matching({ pattern: /^(cpu|cuda(:\d+)?)$/, expected: 'cpu, cuda or cuda:N', default: 'cpu', help: 'where the model trains and evaluates: cpu, cuda or cuda:N (a run may resume on another device)', arg: '<device>' }),
   precision: choice(['fp32', 'bf16', 'fp16'], { default: 'fp32', help: 'fp32, or autocast: bf16, fp16 (GPU, with loss scaling)', arg: '<p>' }),
+  workers: integer({ min: 0, max: 256, default: 0, help: 'worker threads that decode and augment the batches, beside libuv\'s decoding threads (0: the main thread); the batches are the same for any number', arg: '<n>' }),
   skipBadImages: flag({ help: 'skip and count image files that cannot be read instead of stopping (list them first: spottune check-data)' }),
 };
 
