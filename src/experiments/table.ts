@@ -1,7 +1,8 @@
 // The comparison of a sweep: test accuracy mean ± std over seeds (a row per method, a column
 // per dataset, best per column marked), the paired difference against standard fine-tuning
 // (same seed, hence the same batch order: mean ± std over seeds of acc(method) − acc(finetune)),
-// and each method's training cost. As Markdown, CSV (one tidy table) or LaTeX (booktabs).
+// the paired difference of each variant against its own method (what the studied setting
+// changes), and each method's training cost. As Markdown, CSV (one tidy table) or LaTeX (booktabs).
 import type { RunRecord } from './runs.js';
 
 export interface Stat {
@@ -26,6 +27,8 @@ export interface Comparison {
   best: Map<string, Set<string>>;
   /** method → dataset → acc(method, seed) − acc(finetune, seed), over the seeds both have; absent without finetune runs. */
   paired?: Map<string, Map<string, Stat>>;
+  /** 'method [variant]' → dataset → acc(method [variant], seed) − acc(method, seed); absent without variants of methods in the runs. */
+  variants?: Map<string, Map<string, Stat>>;
   /** method → mean cost per run. */
   cost: Map<string, Cost>;
 }
@@ -60,27 +63,26 @@ export function compare(runs: RunRecord[]): Comparison {
     const top = Math.max(...means);
     best.set(d, new Set(methods.filter((_, i) => means[i] === top)));
   }
-  let paired: Comparison['paired'];
-  const ref = acc.get(REFERENCE_METHOD);
-  if (ref) {
-    paired = new Map();
-    for (const m of methods) {
-      if (m === REFERENCE_METHOD) continue;
-      const row = new Map<string, Stat>();
-      for (const [d, bySeed] of acc.get(m)!) {
-        const refSeeds = ref.get(d);
-        const diffs = [...bySeed].filter(([s]) => refSeeds?.has(s)).map(([s, a]) => a - refSeeds!.get(s)!);
-        if (diffs.length > 0) row.set(d, stat(diffs));
-      }
-      paired.set(m, row);
+  // Per dataset, acc(m, seed) − acc(ref, seed) over the seeds both have.
+  const pairedRow = (m: string, ref: Map<string, Map<number, number>>) => {
+    const row = new Map<string, Stat>();
+    for (const [d, bySeed] of acc.get(m)!) {
+      const refSeeds = ref.get(d);
+      const diffs = [...bySeed].filter(([s]) => refSeeds?.has(s)).map(([s, a]) => a - refSeeds!.get(s)!);
+      if (diffs.length > 0) row.set(d, stat(diffs));
     }
-  }
+    return row;
+  };
+  const ref = acc.get(REFERENCE_METHOD);
+  const paired = ref ? new Map(methods.filter((m) => m !== REFERENCE_METHOD).map((m) => [m, pairedRow(m, ref)])) : undefined;
+  const ofVariant = methods.map((m) => [m, acc.get(/^(.+) \[[^\]]+\]$/.exec(m)?.[1] ?? '')] as const).filter(([, own]) => own !== undefined);
+  const variants = ofVariant.length > 0 ? new Map(ofVariant.map(([m, own]) => [m, pairedRow(m, own!)])) : undefined;
   const cost = new Map<string, Cost>();
   for (const m of methods) {
     const rs = runs.filter((r) => r.label === m).map((r) => r.result);
     cost.set(m, { seconds: stat(rs.map((r) => r.trainSeconds)), imagesPerSec: stat(rs.map((r) => r.imagesPerSec)), trainableParams: stat(rs.map((r) => r.trainableParams)) });
   }
-  return { methods, datasets, accuracy, best, paired, cost };
+  return { methods, datasets, accuracy, best, paired, variants, cost };
 }
 
 export type TableFormat = 'markdown' | 'csv' | 'latex';
@@ -112,26 +114,32 @@ export function tableCells(c: Comparison, bold: (s: string) => string) {
     const text = pm(s) + (perCell ? ` (${s.n})` : '');
     return c.best.get(d)!.has(m) ? bold(text) : text;
   })]);
-  const pairedRows = c.paired ? c.methods.filter((m) => m !== REFERENCE_METHOD).map((m) => [m, ...c.datasets.map((d) => {
-    const s = c.paired!.get(m)?.get(d);
+  const diffRows = (diffs: Map<string, Map<string, Stat>>) => [...diffs].map(([m, row]) => [m, ...c.datasets.map((d) => {
+    const s = row.get(d);
     return s ? `${pm(s, 2, true)} (${s.n})` : '–';
-  })]) : undefined;
+  })]);
+  const pairedRows = c.paired ? diffRows(c.paired) : undefined;
+  const variantRows = c.variants ? diffRows(c.variants) : undefined;
   const costRows = c.methods.map((m) => {
     const k = c.cost.get(m)!;
     return [m, k.seconds.mean.toFixed(1), k.imagesPerSec.mean.toFixed(0), count(k.trainableParams.mean)];
   });
-  return { accRows, pairedRows, costRows };
+  return { accRows, pairedRows, variantRows, costRows };
 }
 
 const COST_HEADER = ['method', 'seconds per run', 'images/s', 'trainable parameters'];
+const VARIANTS_CAPTION = 'Paired difference of each variant against its own method (same seed): mean ± std over seeds of acc(method [variant]) − acc(method), in points (seeds in parentheses)';
 
 function markdown(c: Comparison): string {
   const row = (cells: string[]) => `| ${cells.join(' | ')} |\n`;
   const table = (header: string[], rows: string[][]) => row(header) + row(header.map((_, i) => (i === 0 ? '---' : '---:'))) + rows.map(row).join('');
-  const { accRows, pairedRows, costRows } = tableCells(c, (s) => `**${s}**`);
+  const { accRows, pairedRows, variantRows, costRows } = tableCells(c, (s) => `**${s}**`);
   let out = `Test accuracy (%), mean ± std over seeds (${seedsNote(c).note}); best per column in bold.\n\n` + table(['method', ...c.datasets], accRows);
   if (pairedRows) {
     out += `\nPaired difference against standard fine-tuning (same seed, same batch order): mean ± std over seeds of acc(method) − acc(${REFERENCE_METHOD}), in points (seeds in parentheses).\n\n` + table(['method', ...c.datasets], pairedRows);
+  }
+  if (variantRows) {
+    out += `\n${VARIANTS_CAPTION}.\n\n` + table(['variant', ...c.datasets], variantRows);
   }
   out += '\nTraining cost (mean per run).\n\n' + table(COST_HEADER, costRows);
   return out;
@@ -143,9 +151,10 @@ function latex(c: Comparison): string {
     `% ${caption}\n\\begin{tabular}{l${'r'.repeat(header.length - 1)}}\n\\toprule\n${header.map(esc).join(' & ')} \\\\\n\\midrule\n` +
     rows.map((r) => r.join(' & ') + ' \\\\\n').join('') + '\\bottomrule\n\\end{tabular}\n';
   const escRows = (rows: string[][]) => rows.map((r) => r.map((x) => (x.startsWith('\\textbf{') ? x : esc(x))));
-  const { accRows, pairedRows, costRows } = tableCells(c, (s) => `\\textbf{${esc(s)}}`);
+  const { accRows, pairedRows, variantRows, costRows } = tableCells(c, (s) => `\\textbf{${esc(s)}}`);
   let out = table(`Test accuracy (%), mean ± std over seeds (${seedsNote(c).note}); best per column in bold.`, ['method', ...c.datasets], escRows(accRows));
   if (pairedRows) out += '\n' + table(`Paired difference against ${REFERENCE_METHOD} (same seed), accuracy points (seeds).`, ['method', ...c.datasets], escRows(pairedRows));
+  if (variantRows) out += '\n' + table(`${VARIANTS_CAPTION}.`, ['variant', ...c.datasets], escRows(variantRows));
   out += '\n' + table('Training cost (mean per run).', COST_HEADER, escRows(costRows));
   return out;
 }
@@ -162,6 +171,10 @@ function csv(c: Comparison): string {
   if (c.paired) for (const [m, row] of c.paired) for (const d of c.datasets) {
     const s = row.get(d);
     if (s) add(`paired_vs_${REFERENCE_METHOD}`, m, d, 'testAccDiff', s);
+  }
+  if (c.variants) for (const [m, row] of c.variants) for (const d of c.datasets) {
+    const s = row.get(d);
+    if (s) add('paired_vs_own_method', m, d, 'testAccDiff', s);
   }
   for (const m of c.methods) {
     const k = c.cost.get(m)!;

@@ -71,6 +71,27 @@ test('markdown, csv and latex', () => {
   assert.throws(() => formatComparison(c, 'html' as 'csv'), /--format must be markdown, csv or latex/);
 });
 
+test('a variant is paired against its own method, seed for seed (acc(m [v]) − acc(m)), in every format', () => {
+  const variant = (method: string, seed: number, testAcc: number): RunRecord => ({ ...rec(result(method, 'glyphs', seed, testAcc)), label: `${method} [bf16]` });
+  // spottune [bf16] − spottune: (84 − 83, 83 − 84, 88 − 88) = (1, −1, 0); finetune [bf16] − finetune on seeds 0, 1: (81 − 80, 85 − 82) = (1, 3).
+  const c = compare([...runs, variant('spottune', 0, 84), variant('spottune', 1, 83), variant('spottune', 2, 88), variant('finetune', 0, 81), variant('finetune', 1, 85)]);
+  assert.deepEqual([...c.variants!.keys()], ['spottune [bf16]', 'finetune [bf16]']);
+  assert.deepEqual(c.variants!.get('spottune [bf16]')!.get('glyphs'), { mean: 0, std: 1, n: 3 });
+  const ft = c.variants!.get('finetune [bf16]')!.get('glyphs')!;
+  assert.equal(ft.mean, 2);
+  assert.ok(Math.abs(ft.std - Math.SQRT2) < 1e-12);
+  assert.equal(c.variants!.get('spottune [bf16]')!.has('imagefolder:/x_y'), false, 'no variant runs there');
+  // Against finetune, as every method: (84 − 80, 83 − 82, 88 − 84) = (4, 1, 4).
+  assert.equal(c.paired!.get('spottune [bf16]')!.get('glyphs')!.mean, 3);
+  const md = formatComparison(c, 'markdown');
+  assert.match(md, /Paired difference of each variant against its own method \(same seed\)/);
+  assert.match(md, /\| variant \| glyphs \| imagefolder:\/x_y \|\n\| --- \| ---: \| ---: \|\n\| spottune \[bf16\] \| 0\.00 ± 1\.00 \(3\) \| – \|\n\| finetune \[bf16\] \| \+2\.00 ± 1\.41 \(2\) \| – \|/);
+  const csv = formatComparison(c, 'csv');
+  assert.match(csv, /\npaired_vs_own_method,finetune \[bf16\],glyphs,testAccDiff,2,1\.414213562373095\d*,2,0\n/);
+  assert.equal(formatComparison(c, 'latex').match(/\\begin\{tabular\}/g)!.length, 4);
+  assert.equal(compare(runs).variants, undefined);
+});
+
 test('loadRuns finds runs below a folder and leaves source models out', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spottune-table-'));
   try {
