@@ -1,12 +1,15 @@
 // Data-layer throughput: decode + augment + batch, in images/s, through the DataLoader.
-//   1. 500×375 JPEGs (generated here) → RandomResizedCrop(224) + flip + normalize, batch 32.
+//   1. 500×375 JPEGs (generated here) → RandomResizedCrop(224) + flip + normalize, batch 32:
+//      in the main thread at several decode concurrencies, then with 1 and 2 worker threads
+//      (--workers), alone and beside a consumer that blocks the main thread for 100 ms per
+//      batch (a training step): there only the workers keep decoding.
 //   2. Fashion-MNIST (Debian's files) → pad 4 + RandomCrop(28) + flip + normalize, batch 128.
 // Also reports the process's CPU time per image (all threads; steadier than images/s when other
-// work shares the cores) and the main thread's event-loop utilisation: the share of time the
-// loader keeps the main thread busy (the rest is free for compute).
+// work shares the cores), the main thread's event-loop utilisation (the share of time the
+// loader keeps the main thread busy; the rest is free for compute) and the load average.
 // Run: node --import tsx bench/data.ts
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
@@ -40,21 +43,34 @@ async function makeJpegs(dir: string): Promise<Dataset> {
   return { length: JPEGS, classes: ['x'], labels: new Int32Array(JPEGS), get: (i) => ({ kind: 'file', path: paths[i] }) };
 }
 
-async function measure(name: string, ds: Dataset, pipeline: Pipeline, batchSize: number, concurrency?: number): Promise<void> {
-  const loader = new DataLoader(ds, pipeline, { batchSize, shuffle: true, seed: 0, concurrency });
-  for await (const _ of loader.epoch(0)); // warm-up: file cache, JIT
+/** Blocks the main thread for ms, as a synchronous training step does. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+async function measure(name: string, ds: Dataset, pipeline: Pipeline, batchSize: number, o: { concurrency?: number; workers?: number; stepMs?: number } = {}): Promise<void> {
+  const loader = new DataLoader(ds, pipeline, { batchSize, shuffle: true, seed: 0, concurrency: o.concurrency, workers: o.workers });
+  for await (const _ of loader.epoch(0)); // warm-up: file cache, JIT, worker start
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let images = 0;
-  for await (const batch of loader.epoch(1)) images += batch.shape[0];
+  for await (const batch of loader.epoch(1)) {
+    images += batch.shape[0];
+    if (o.stepMs) busy(o.stepMs);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0).utilization;
+  await loader.close();
+  const where = o.workers ? `workers ${o.workers}` : `concurrency ${String(loader.concurrency).padStart(2)}`;
+  // Beside a consumer, the process's CPU time is mostly the consumer's spinning: not shown.
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   console.log(
-    `${name.padEnd(46)} concurrency ${String(loader.concurrency).padStart(2)}: ` +
+    `${name.padEnd(46)} ${where.padEnd(14)}${o.stepMs ? ` + ${o.stepMs} ms step/batch` : ''}: ` +
       `${(images / seconds).toFixed(0).padStart(6)} images/s, ` +
-      `CPU ${((cpu.user + cpu.system) / 1000 / images).toFixed(3)} ms/image, main thread busy ${(100 * elu).toFixed(0)}%`,
+      `${o.stepMs ? '' : `CPU ${(cpuMs / images).toFixed(3)} ms/image, `}main thread busy ${(100 * elu).toFixed(0)}%, load average ${loadavg()[0].toFixed(1)}`,
   );
 }
 
@@ -65,9 +81,10 @@ const dir = mkdtempSync(join(tmpdir(), 'spottune-bench-'));
 try {
   const jpegs = await makeJpegs(dir);
   const imagenet = compose({ steps: [randomResizedCrop(224), randomHorizontalFlip()], mean: IMAGENET_MEAN, std: IMAGENET_STD });
-  for (const concurrency of [cores, 2 * cores, 4 * cores]) {
-    await measure('500×375 JPEG → RRC 224 + flip + normalize', jpegs, imagenet, 32, concurrency);
-  }
+  const name = '500×375 JPEG → RRC 224 + flip + normalize';
+  for (const concurrency of [cores, 2 * cores, 4 * cores]) await measure(name, jpegs, imagenet, 32, { concurrency });
+  for (const workers of [1, 2]) await measure(name, jpegs, imagenet, 32, { workers });
+  for (const workers of [0, 1, 2]) await measure(name, jpegs, imagenet, 32, { workers, stepMs: 100 });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -67,7 +67,7 @@ row "bf16 speed-up over fp32 (ours)" "$(python3 -c "print(f'{$ours_fp32/$ours_bf
 
 # 5. A real run on a generated JPEG folder: training images/s against the loader alone.
 if node --import tsx src/cli/main.ts train --help 2>/dev/null | grep -q -- '--device'; then
-  node --import tsx scripts/gpu/train_check.ts "$DEVICE" "$OUT" >> "$TABLE" 2> "$OUT/train.log" || row "spottune train --device $DEVICE" "FAIL" "$(tail -2 "$OUT/train.log" | tr '\n' ' ')"
+  UV_THREADPOOL_SIZE=$(nproc) node --import tsx scripts/gpu/train_check.ts "$DEVICE" "$OUT" >> "$TABLE" 2> "$OUT/train.log" || row "spottune train --device $DEVICE" "FAIL" "$(tail -2 "$OUT/train.log" | tr '\n' ' ')"
 else
   row "spottune train --device $DEVICE" "not run" "this checkout's CLI has no --device yet"
 fi
