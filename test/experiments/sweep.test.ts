@@ -85,6 +85,11 @@ test('a changed configuration is refused for a folder that holds runs of another
   const r = spawnSync(process.execPath, [...cli, 'sweep', '--config', changed, '--output', join(dir, 'a')], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /finetune\/digits\/seed0\/config\.json holds another configuration/);
+  // Where the runs compute is not their configuration: the same sweep with other --workers goes on (here: nothing left to do).
+  const again = spawnSync(process.execPath, [...cli, 'sweep', '--config', configFile, '--workers', '2', '--output', join(dir, 'a')], { encoding: 'utf8' });
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /0 to do/);
+  for (const run of runDirs(join(dir, 'a'))) assert.equal(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).workers, 2, run);
 });
 
 test('bad sweep configurations name the field', () => {
