@@ -169,7 +169,7 @@ test('experiments/mini-decathlon.json plans ten domains from the glyph source, a
   assert.equal(cfg.datasets.length, 10);
   const own = runs.filter((r) => r.name.split('/').length === 3);
   assert.equal(own.length, cfg.methods.length * 10 * 3);
-  assert.ok(runs.every((r) => r.config.weights === '/tmp/md/sources/glyphs/weights.safetensors' && r.config.perClass === 10));
+  assert.ok(runs.every((r) => r.config.weights === '/tmp/md/sources/glyphs/weights.safetensors' && r.config.perClass === (r.name.startsWith('per-class50/') ? 50 : 10)));
   const bias = runs.find((r) => r.name === 'bias2/spottune/shapes/seed1')!;
   assert.equal(bias.config.agentBias, 2);
   assert.deepEqual([...new Set(runs.filter((r) => r.name.startsWith('epochs60/')).map((r) => r.config.method))], ['finetune', 'spottune']);
