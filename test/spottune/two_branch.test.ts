@@ -225,7 +225,8 @@ test('random-policy: the last three blocks always fine-tuned, a fair coin per im
     const m = buildMethod('random-policy', ctx) as SpotTuneModel;
     const x = torch.randn([400, 1, 4, 4]);
     m.setTraining(false);
-    for (const [name, run] of [['training', () => m.forwardTrain(x).decisions], ['evaluation', () => m.evalDecisions(x, 'argmax')]] as const) {
+    const runs = [['training', () => m.forwardTrain(x).decisions], ['evaluation', () => m.evalDecisions(x, 'argmax')], ['forwardEval', () => m.forwardEval(x).decisions]] as const;
+    for (const [name, run] of runs) {
       torch.manualSeed(7);
       const d = rows(run(), L);
       torch.manualSeed(7);
