@@ -151,6 +151,22 @@ def make_stages(base, n):
     return nn.ModuleList(stages), nn.ModuleList(shortcuts)
 
 
+def rebuffi_name(name, prefix, block):
+    """A Rebuffi ResNet's state_dict name in ours. `block(kind, stage, index)` places a block
+    ('blocks' or 'parallel_blocks'); their conv2 is Sequential(ReLU, conv), ours the conv; the
+    head's bn2 and linear are our <prefix>.bn2 and <prefix>.fc; the stem keeps its name."""
+    parts = name.split('.')
+    if parts[0] in ('blocks', 'parallel_blocks'):
+        rest = parts[3:]
+        rest = ['conv2'] + rest[2:] if rest[0] == 'conv2' else rest
+        return '.'.join([block(parts[0], int(parts[1]), int(parts[2]))] + rest)
+    if parts[0] == 'bn2':
+        return f'{prefix}.bn2.{parts[-1]}'
+    if parts[0] == 'linear':
+        return f'{prefix}.fc.{parts[-1]}'
+    return f'{prefix}.{name}'
+
+
 class SpotTuneRebuffi(nn.Module):
     """spottune_models.ResNet: stem, `blocks` (frozen, pre-trained), `parallel_blocks` (fine-tuned)."""
 
@@ -179,20 +195,9 @@ class SpotTuneRebuffi(nn.Module):
 
     def our_names(self):
         """Its state_dict names to ours (src/spottune: net.*, frozen.<block>.*)."""
-        out = {}
-        for name in self.state_dict():
-            parts = name.split('.')
-            if parts[0] in ('blocks', 'parallel_blocks'):
-                s, b, rest = int(parts[1]), int(parts[2]), parts[3:]
-                rest = ['conv2'] + rest[2:] if rest[0] == 'conv2' else rest
-                out[name] = '.'.join((['frozen', str(s * self.n + b)] if parts[0] == 'blocks' else ['net', f'layer{s + 1}', str(b)]) + rest)
-            elif parts[0] == 'bn2':
-                out[name] = 'net.bn2.' + parts[-1]
-            elif parts[0] == 'linear':
-                out[name] = 'net.fc.' + parts[-1]
-            else:
-                out[name] = 'net.' + name
-        return out
+        def block(kind, s, b):
+            return f'frozen.{s * self.n + b}' if kind == 'blocks' else f'net.layer{s + 1}.{b}'
+        return {name: rebuffi_name(name, 'net', block) for name in self.state_dict()}
 
     def frozen_convs(self):
         # main.py: every Conv2d outside parallel_blocks but the first (the stem's) is frozen
@@ -218,20 +223,7 @@ class AgentRebuffi(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(self.bn2(x), 1).flatten(1))
 
     def our_names(self):
-        out = {}
-        for name in self.state_dict():
-            parts = name.split('.')
-            if parts[0] == 'blocks':
-                rest = parts[3:]
-                rest = ['conv2'] + rest[2:] if rest[0] == 'conv2' else rest
-                out[name] = '.'.join(['agent', f'layer{int(parts[1]) + 1}', '0'] + rest)
-            elif parts[0] == 'bn2':
-                out[name] = 'agent.bn2.' + parts[-1]
-            elif parts[0] == 'linear':
-                out[name] = 'agent.fc.' + parts[-1]
-            else:
-                out[name] = 'agent.' + name
-        return out
+        return {name: rebuffi_name(name, 'agent', lambda kind, s, b: f'agent.layer{s + 1}.{b}') for name in self.state_dict()}
 
 
 class SpotTuneTorchvision(nn.Module):
